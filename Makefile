@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup tools test lint demo demo-stack bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+tools:
+	scripts/ensure-tools.sh
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup tools lint
+	$(BIN)/pytest
+
+demo: setup
+	$(BIN)/azure-backup-exporter demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
