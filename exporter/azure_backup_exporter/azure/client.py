@@ -1,0 +1,292 @@
+"""HTTP calls to Azure Resource Manager for vaults and backup jobs.
+
+One `requests.Session` with urllib3 `Retry` (429 and 5xx, GET only, honouring `Retry-After`, with
+backoff) does the retrying; `BudgetRetry` adds the one thing urllib3 lacks: it never sleeps past
+the deadline of the scrape that asked. Pages are followed through the absolute `nextLink` as given.
+Errors come out as the typed exceptions of `errors.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from ..jobs import VaultRef
+from .errors import (
+    ArmError,
+    ArmMalformedResponse,
+    ArmUnreachable,
+    CredentialError,
+    error_for_status,
+)
+from .stats import ApiStats
+
+log = logging.getLogger(__name__)
+
+JOBS_API_VERSION = "2025-08-01"
+VAULTS_API_VERSION = "2026-08-01"
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_WINDOW_SECONDS = 30 * 86400
+MAX_PAGES = 10_000
+RATELIMIT_HEADER = "x-ms-ratelimit-remaining-subscription-reads"
+
+
+class TokenCredential(Protocol):
+    def get_token(self, *scopes: str) -> Any: ...
+
+
+@dataclass
+class _Call:
+    endpoint: str
+    deadline: float
+    stats: ApiStats
+
+
+_current = threading.local()
+
+
+class _BudgetExhausted(Exception):
+    def __init__(self, status: int, wait: float) -> None:
+        super().__init__(f"waiting {wait:.1f}s before retrying would exceed the scrape's time budget")
+        self.status = status
+
+
+class BudgetRetry(Retry):
+    """urllib3 `Retry` that counts every retried response and refuses to sleep past the deadline."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def, override]
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        call: _Call | None = getattr(_current, "call", None)
+        if call is not None:
+            call.stats.record_request(
+                call.endpoint, str(response.status) if response is not None else "error"
+            )
+        return retry
+
+    def sleep(self, response=None) -> None:  # type: ignore[no-untyped-def]
+        wait = None
+        if self.respect_retry_after_header and response is not None:
+            wait = self.get_retry_after(response)
+        if not wait:
+            wait = self.get_backoff_time()
+        call: _Call | None = getattr(_current, "call", None)
+        if call is not None and time.monotonic() + wait >= call.deadline:
+            raise _BudgetExhausted(response.status if response is not None else 0, wait)
+        super().sleep(response)
+
+
+def build_session() -> requests.Session:
+    retry = BudgetRetry(
+        total=5,
+        connect=2,
+        read=2,
+        status=5,
+        other=0,
+        redirect=0,
+        allowed_methods=frozenset({"GET"}),
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=0.5,
+        backoff_max=8.0,
+        backoff_jitter=0.25,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=64)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "azure-backup-exporter"
+    return session
+
+
+def filter_time(moment: float) -> str:
+    """A `$filter` time as azure-cli writes it: `yyyy-MM-dd hh:mm:ss AM/PM`, UTC."""
+    at = datetime.fromtimestamp(moment, tz=timezone.utc)
+    hour12 = at.hour % 12 or 12
+    return f"{at:%Y-%m-%d} {hour12:02d}:{at:%M:%S} {'AM' if at.hour < 12 else 'PM'}"
+
+
+def jobs_filter(start: float, end: float) -> str:
+    return f"startTime eq '{filter_time(start)}' and endTime eq '{filter_time(end)}'"
+
+
+def split_windows(start: float, end: float, size: float = MAX_WINDOW_SECONDS) -> list[tuple[float, float]]:
+    """[start, end] cut into consecutive windows of at most `size` seconds, oldest first."""
+    windows, cursor = [], start
+    while cursor < end:
+        windows.append((cursor, min(end, cursor + size)))
+        cursor += size
+    return windows or [(start, end)]
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
+
+
+def _arm_error(response: requests.Response, endpoint: str) -> ArmError:
+    code, message = f"HTTP{response.status_code}", response.reason or ""
+    try:
+        body = response.json()
+        error = body.get("error", body) if isinstance(body, dict) else {}
+        if isinstance(error, dict):
+            code = str(error.get("code") or code)
+            message = str(error.get("message") or message)
+    except ValueError:
+        text = response.text.strip()
+        if text:
+            message = text
+    message = " ".join(message.split())[:400]
+    return error_for_status(response.status_code, code, message, endpoint)
+
+
+class ArmClient:
+    """Reads vaults and backup jobs from ARM. Thread-safe; one instance serves every vault."""
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        arm_endpoint: str,
+        token_scope: str,
+        stats: ApiStats,
+        session: requests.Session | None = None,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self._credential = credential
+        self._base = arm_endpoint.rstrip("/")
+        self._origin = _origin(self._base)
+        self._scope = token_scope
+        self.stats = stats
+        self._session = session or build_session()
+        self._timeout = request_timeout
+
+    # --- public calls -------------------------------------------------------------------------
+
+    def list_vaults(self, subscription_id: str, deadline: float) -> list[VaultRef]:
+        url = (
+            f"{self._base}/subscriptions/{quote(subscription_id, safe='')}"
+            "/providers/Microsoft.RecoveryServices/vaults"
+        )
+        vaults = []
+        for page in self._pages(
+            url, {"api-version": VAULTS_API_VERSION}, "list_vaults", subscription_id, deadline
+        ):
+            for item in page:
+                try:
+                    vaults.append(VaultRef.parse(str(item.get("id", ""))))
+                except (ValueError, AttributeError):
+                    log.warning("skipping a vault with an unexpected id in subscription %s", subscription_id)
+        return vaults
+
+    def iter_job_pages(
+        self, vault: VaultRef, start: float, end: float, deadline: float
+    ) -> Iterator[list[Any]]:
+        """Pages of raw JobResource dicts started within [start, end] (at most 30 days)."""
+        params = {"api-version": JOBS_API_VERSION, "$filter": jobs_filter(start, end)}
+        yield from self._pages(
+            self._vault_url(vault) + "/backupJobs", params, "list_jobs", vault.subscription_id, deadline
+        )
+
+    def get_job(self, vault: VaultRef, job_id: str, deadline: float) -> Any:
+        url = f"{self._vault_url(vault)}/backupJobs/{quote(job_id, safe='')}"
+        return self._get(url, {"api-version": JOBS_API_VERSION}, "get_job", vault.subscription_id, deadline)
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _vault_url(self, vault: VaultRef) -> str:
+        return (
+            f"{self._base}/subscriptions/{quote(vault.subscription_id, safe='')}"
+            f"/resourceGroups/{quote(vault.resource_group, safe='')}"
+            f"/providers/Microsoft.RecoveryServices/vaults/{quote(vault.name, safe='')}"
+        )
+
+    def _pages(
+        self, url: str, params: dict[str, str], endpoint: str, subscription_id: str, deadline: float
+    ) -> Iterator[list[Any]]:
+        seen: set[str] = set()
+        next_params: dict[str, str] | None = params
+        for _ in range(MAX_PAGES):
+            body = self._get(url, next_params, endpoint, subscription_id, deadline)
+            if not isinstance(body, dict) or not isinstance(body.get("value", []), list):
+                raise ArmMalformedResponse(
+                    200, "MalformedResponse", "list body has no 'value' array", endpoint
+                )
+            yield body.get("value") or []
+            next_link = body.get("nextLink")
+            if not next_link:
+                return
+            if not isinstance(next_link, str) or _origin(next_link) != self._origin:
+                raise ArmMalformedResponse(
+                    200, "MalformedResponse", "nextLink does not point at the ARM endpoint", endpoint
+                )
+            if next_link in seen:
+                raise ArmMalformedResponse(200, "MalformedResponse", "nextLink repeats itself", endpoint)
+            seen.add(next_link)
+            query_keys = {key.lower() for key, _ in parse_qsl(urlsplit(next_link).query)}
+            url, next_params = (
+                next_link,
+                (None if "api-version" in query_keys else {"api-version": params["api-version"]}),
+            )
+        raise ArmMalformedResponse(200, "MalformedResponse", f"more than {MAX_PAGES} pages", endpoint)
+
+    def _token(self) -> str:
+        try:
+            return str(self._credential.get_token(self._scope).token)
+        except Exception as error:  # azure-identity raises several types; all mean "no token"
+            message = " ".join(str(error).split())[:1000]
+            raise CredentialError(0, "CredentialUnavailable", message, "token") from None
+
+    @contextmanager
+    def _call(self, endpoint: str, deadline: float) -> Iterator[None]:
+        _current.call = _Call(endpoint, deadline, self.stats)
+        try:
+            yield
+        finally:
+            _current.call = None
+
+    def _get(
+        self, url: str, params: dict[str, str] | None, endpoint: str, subscription_id: str, deadline: float
+    ) -> Any:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ArmUnreachable(0, "DeadlineExceeded", "the scrape's time budget ran out", endpoint)
+        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
+        timeout = min(remaining, self._timeout)
+        try:
+            with self._call(endpoint, deadline):
+                response = self._session.get(
+                    url, params=params, headers=headers, timeout=timeout, allow_redirects=False
+                )
+        except _BudgetExhausted as error:
+            raise error_for_status(error.status, "RetryBudgetExhausted", str(error), endpoint) from None
+        except requests.Timeout:
+            self.stats.record_request(endpoint, "timeout")
+            raise ArmUnreachable(0, "Timeout", f"no answer within {timeout:.1f}s", endpoint) from None
+        except requests.RequestException as error:
+            self.stats.record_request(endpoint, "error")
+            raise ArmUnreachable(0, "ConnectionError", type(error).__name__, endpoint) from None
+        self.stats.record_request(endpoint, str(response.status_code))
+        remaining_reads = response.headers.get(RATELIMIT_HEADER)
+        if remaining_reads and remaining_reads.strip().isdigit():
+            self.stats.record_remaining_reads(subscription_id, int(remaining_reads))
+        if not 200 <= response.status_code < 300:
+            raise _arm_error(response, endpoint)
+        try:
+            return response.json()
+        except (ValueError, json.JSONDecodeError):
+            raise ArmMalformedResponse(
+                response.status_code, "MalformedResponse", "the body is not valid JSON", endpoint
+            ) from None

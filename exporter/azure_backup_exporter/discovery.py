@@ -1,0 +1,85 @@
+"""Which vaults to collect: the configured ones, plus every vault of the configured subscriptions.
+
+Subscriptions are re-listed every `relist_interval` seconds, not at each scrape. A failed listing
+keeps the previous list (and is retried at the next scrape). `VaultSource` is the seam for later
+backends (Azure Resource Graph) and for sharding vaults across replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from .azure.client import ArmClient
+from .azure.errors import ArmError
+from .jobs import VaultRef
+
+log = logging.getLogger(__name__)
+
+
+class VaultSource(Protocol):
+    """Anything that can say which vaults exist now."""
+
+    def vaults(self, deadline: float) -> list[VaultRef]: ...
+
+
+class StaticVaults:
+    def __init__(self, vaults: Iterable[VaultRef]) -> None:
+        self._vaults = list(vaults)
+
+    def vaults(self, deadline: float) -> list[VaultRef]:
+        return list(self._vaults)
+
+
+class SubscriptionVaults:
+    """Every vault of some subscriptions, listed through ARM and cached for `relist_interval` seconds."""
+
+    def __init__(self, client: ArmClient, subscriptions: Sequence[str], relist_interval: float) -> None:
+        self._client = client
+        self._subscriptions = list(subscriptions)
+        self._interval = relist_interval
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, list[VaultRef]]] = {}
+
+    def vaults(self, deadline: float) -> list[VaultRef]:
+        with self._lock:
+            found: list[VaultRef] = []
+            for subscription in self._subscriptions:
+                found.extend(self._vaults_of(subscription, deadline))
+            return found
+
+    def _vaults_of(self, subscription: str, deadline: float) -> list[VaultRef]:
+        cached = self._cache.get(subscription)
+        if cached is not None and time.monotonic() - cached[0] < self._interval:
+            return cached[1]
+        try:
+            listed = self._client.list_vaults(subscription, deadline)
+        except ArmError as error:
+            status = f"HTTP {error.status}" if error.status else "no HTTP response"
+            log.error(
+                "subscription %s: listing vaults failed: %s %s: %s",
+                subscription,
+                status,
+                error.code,
+                error.message,
+            )
+            return cached[1] if cached else []
+        self._cache[subscription] = (time.monotonic(), listed)
+        return listed
+
+
+class CombinedVaults:
+    """The union of several sources, without duplicates (ids compare case-insensitively)."""
+
+    def __init__(self, sources: Sequence[VaultSource]) -> None:
+        self._sources = list(sources)
+
+    def vaults(self, deadline: float) -> list[VaultRef]:
+        unique: dict[tuple[str, str, str], VaultRef] = {}
+        for source in self._sources:
+            for vault in source.vaults(deadline):
+                unique.setdefault(vault.key, vault)
+        return list(unique.values())

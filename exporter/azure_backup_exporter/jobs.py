@@ -1,0 +1,274 @@
+"""Backup jobs as plain values: parsing ARM `JobResource` JSON into `Job`, and vault ids into `VaultRef`.
+
+Pure parsing, no I/O, stdlib only, so it can be tested exhaustively. Azure is loose about formats
+(durations in ISO 8601 or .NET TimeSpan, sizes as "2332 MB", actionsInfo as strings or ints, unknown
+job types and statuses): everything the reference allows parses, and anything else raises
+`MalformedJob` with a short reason, so that the caller can skip and count one bad job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+FINISHED_STATUSES = frozenset({"Completed", "CompletedWithWarnings", "Failed", "Cancelled"})
+RUNNING_STATUSES = frozenset({"InProgress", "Cancelling", "NotStarted"})
+SUCCESS_STATUSES = frozenset({"Completed", "CompletedWithWarnings"})
+UNKNOWN = "Unknown"
+
+_VAULT_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
+    r"/providers/microsoft\.recoveryservices/vaults/(?P<name>[^/]+)/?$",
+    re.IGNORECASE,
+)
+
+
+class MalformedJob(ValueError):
+    """A job resource that cannot be understood; `reason` is a short, bounded label value."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VaultRef:
+    """A Recovery Services vault, as written in its resource id (ARM ids compare case-insensitively)."""
+
+    subscription_id: str
+    resource_group: str
+    name: str
+
+    @classmethod
+    def parse(cls, resource_id: str) -> VaultRef:
+        match = _VAULT_ID.match(resource_id.strip())
+        if not match:
+            raise ValueError(
+                "expected /subscriptions/<id>/resourceGroups/<rg>/providers/"
+                f"Microsoft.RecoveryServices/vaults/<name>, got {resource_id!r}"
+            )
+        return cls(match["sub"], match["rg"], match["name"])
+
+    @property
+    def resource_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.RecoveryServices/vaults/{self.name}"
+        )
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity of the vault regardless of how its id was capitalised."""
+        return (self.subscription_id.lower(), self.resource_group.lower(), self.name.lower())
+
+    def __str__(self) -> str:
+        return self.resource_id
+
+
+@dataclass(frozen=True)
+class Job:
+    """One backup job, reduced to what the metrics need. Times are Unix seconds (UTC)."""
+
+    job_id: str
+    entity: str
+    backup_management_type: str
+    operation: str
+    status: str
+    job_type: str
+    start_time: float
+    end_time: float | None = None
+    duration_seconds: float | None = None
+    size_bytes: int | None = None
+    error_code: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        if self.status in FINISHED_STATUSES:
+            return True
+        return self.status not in RUNNING_STATUSES and self.end_time is not None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in SUCCESS_STATUSES
+
+    @property
+    def reported_duration(self) -> float | None:
+        """Duration as Azure reports it, else end minus start once finished."""
+        if self.duration_seconds is not None:
+            return self.duration_seconds
+        if self.end_time is not None:
+            return max(0.0, self.end_time - self.start_time)
+        return None
+
+
+# --- durations -------------------------------------------------------------------------------------
+
+_ISO_DURATION = re.compile(
+    r"^(?P<sign>-)?P(?:(?P<weeks>\d+(?:[.,]\d+)?)W)?(?:(?P<days>\d+(?:[.,]\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:[.,]\d+)?)H)?(?:(?P<minutes>\d+(?:[.,]\d+)?)M)?"
+    r"(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?$",
+    re.IGNORECASE,
+)
+_TIMESPAN = re.compile(
+    r"^(?P<sign>-)?(?:(?P<days>\d+)(?:\.| days?, ))?"
+    r"(?P<hours>\d{1,2}):(?P<minutes>\d{1,2}):(?P<seconds>\d{1,2})"
+    r"(?:\.(?P<fraction>\d{1,7}))?$"
+)
+_ISO_UNITS = {"weeks": 604800.0, "days": 86400.0, "hours": 3600.0, "minutes": 60.0, "seconds": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in an ISO 8601 duration (`PT1H2M3.5S`, `P1DT2H`) or a .NET TimeSpan (`1.02:03:04.5`)."""
+    value = text.strip()
+    iso = _ISO_DURATION.match(value)
+    if iso and value.upper() not in ("P", "PT", "-P", "-PT") and not value.upper().endswith("T"):
+        total = sum(
+            float(iso[unit].replace(",", ".")) * factor
+            for unit, factor in _ISO_UNITS.items()
+            if iso[unit] is not None
+        )
+        return -total if iso["sign"] else total
+    span = _TIMESPAN.match(value)
+    if span:
+        hours, minutes, seconds = int(span["hours"]), int(span["minutes"]), int(span["seconds"])
+        if (hours > 23 and span["days"] is not None) or minutes > 59 or seconds > 59:
+            raise ValueError(f"not a duration: {text!r}")
+        total = int(span["days"] or 0) * 86400.0 + hours * 3600.0 + minutes * 60.0 + seconds
+        if span["fraction"]:
+            total += int(span["fraction"]) / 10 ** len(span["fraction"])
+        return -total if span["sign"] else total
+    raise ValueError(f"not a duration: {text!r}")
+
+
+# --- sizes -----------------------------------------------------------------------------------------
+
+_SIZE = re.compile(r"^(?P<number>\d[\d,]*(?:\.\d+)?|\.\d+)\s*(?P<unit>[a-z]*)$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "": 1, "b": 1, "byte": 1, "bytes": 1,
+    "kb": 1024, "kib": 1024,
+    "mb": 1024**2, "mib": 1024**2,
+    "gb": 1024**3, "gib": 1024**3,
+    "tb": 1024**4, "tib": 1024**4,
+    "pb": 1024**5, "pib": 1024**5,
+}  # fmt: skip
+
+
+def parse_size(text: str) -> int:
+    """Bytes in an Azure size string such as `"2332 MB"` or `"1.5 GB"` (binary units: 1 MB = 2**20)."""
+    match = _SIZE.match(text.strip())
+    if not match or match["unit"].lower() not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {text!r}")
+    return round(float(match["number"].replace(",", "")) * _SIZE_UNITS[match["unit"].lower()])
+
+
+# --- timestamps ------------------------------------------------------------------------------------
+
+_TIMESTAMP = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?:\.(?P<fraction>\d+))?"
+    r"(?P<zone>Z|[+-]\d{2}:?\d{2})?$",
+    re.IGNORECASE,
+)
+
+
+def parse_timestamp(text: str) -> float | None:
+    """Unix seconds of an ARM date-time (any fraction length, `Z` or offset, naive means UTC).
+
+    Returns None for .NET's `0001-01-01T00:00:00` placeholder, which Azure uses for "not yet".
+    """
+    match = _TIMESTAMP.match(text.strip())
+    if not match:
+        raise ValueError(f"not a timestamp: {text!r}")
+    if match["date"].startswith("0001-"):
+        return None
+    clock = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
+    zone = match["zone"] or "Z"
+    zone = "+00:00" if zone.upper() == "Z" else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
+    moment = datetime.fromisoformat(f"{match['date']}T{clock}{zone}")
+    fraction = float(f"0.{match['fraction']}") if match["fraction"] else 0.0
+    return moment.astimezone(timezone.utc).timestamp() + fraction
+
+
+# --- jobs ------------------------------------------------------------------------------------------
+
+SIZE_KEY = "backup size"
+
+
+def _text(properties: Mapping[str, Any], key: str, default: str) -> str:
+    value = properties.get(key)
+    if value is None or value == "":
+        return default
+    return value if isinstance(value, str) else str(value)
+
+
+def _error_code(properties: Mapping[str, Any]) -> str | None:
+    details = properties.get("errorDetails")
+    if not isinstance(details, list) or not details:
+        return None
+    first = details[0] if isinstance(details[0], Mapping) else {}
+    code = first.get("errorCode")
+    if code is None or code == "":
+        return UNKNOWN
+    return str(code)
+
+
+def _size_from(properties: Mapping[str, Any]) -> int | None:
+    extended = properties.get("extendedInfo")
+    bag = extended.get("propertyBag") if isinstance(extended, Mapping) else None
+    if not isinstance(bag, Mapping):
+        return None
+    for key, value in bag.items():
+        if isinstance(key, str) and key.strip().lower() == SIZE_KEY and value is not None:
+            try:
+                return parse_size(str(value))
+            except ValueError as error:
+                raise MalformedJob("bad_size", str(error)) from None
+    return None
+
+
+def parse_job(resource: Any) -> Job:
+    """A `Job` from one JobResource dict (list item or GET body); raises `MalformedJob`."""
+    if not isinstance(resource, Mapping):
+        raise MalformedJob("not_an_object")
+    properties = resource.get("properties")
+    if not isinstance(properties, Mapping):
+        raise MalformedJob("no_properties")
+    job_id = resource.get("name")
+    if not isinstance(job_id, str) or not job_id:
+        resource_id = resource.get("id")
+        job_id = resource_id.rstrip("/").rsplit("/", 1)[-1] if isinstance(resource_id, str) else ""
+    if not job_id:
+        raise MalformedJob("no_name")
+    start_text = properties.get("startTime")
+    if not isinstance(start_text, str):
+        raise MalformedJob("no_start_time")
+    try:
+        start = parse_timestamp(start_text)
+        end_text = properties.get("endTime")
+        end = parse_timestamp(end_text) if isinstance(end_text, str) and end_text else None
+    except ValueError as error:
+        raise MalformedJob("bad_time", str(error)) from None
+    if start is None:
+        raise MalformedJob("no_start_time")
+    duration_text = properties.get("duration")
+    duration = None
+    if isinstance(duration_text, str) and duration_text:
+        try:
+            duration = max(0.0, parse_duration(duration_text))
+        except ValueError as error:
+            raise MalformedJob("bad_duration", str(error)) from None
+    return Job(
+        job_id=job_id,
+        entity=_text(properties, "entityFriendlyName", ""),
+        backup_management_type=_text(properties, "backupManagementType", UNKNOWN),
+        operation=_text(properties, "operation", UNKNOWN),
+        status=_text(properties, "status", UNKNOWN),
+        job_type=_text(properties, "jobType", UNKNOWN),
+        start_time=start,
+        end_time=end,
+        duration_seconds=duration,
+        size_bytes=_size_from(properties),
+        error_code=_error_code(properties),
+    )

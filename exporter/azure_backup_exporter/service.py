@@ -1,0 +1,118 @@
+"""Wires a `Config` into a running exporter: credential, ARM client, discovery, trackers, collector, web.
+
+Kept apart from `cli.py` so that `serve`, `demo`, the tests and the benchmark build the exporter
+exactly the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from .azure import ApiStats, ArmClient
+from .azure.client import TokenCredential
+from .collector import BackupCollector
+from .config import Config
+from .discovery import CombinedVaults, StaticVaults, SubscriptionVaults, VaultSource
+from .jobs import VaultRef
+from .tracker import VaultTracker
+from .web import build_app, make_server, serve_in_thread
+
+log = logging.getLogger(__name__)
+
+QUIET_LOGGERS = ("azure", "msal", "urllib3")
+
+
+def configure_logging(level: str) -> None:
+    """Log lines to stderr. Azure SDK, MSAL and urllib3 stay at WARNING: their debug output is not ours."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def default_credential() -> TokenCredential:
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+class Exporter:
+    """The whole exporter for one `Config`: `start()` listens, `stop()` closes, `url` is its address."""
+
+    def __init__(self, config: Config, credential: TokenCredential | None = None) -> None:
+        self.config = config
+        self.stats = ApiStats()
+        self.client = ArmClient(
+            credential or default_credential(), config.arm_endpoint, config.token_scope, self.stats
+        )
+        lookbacks = {v.vault.key: v.lookback_seconds for v in config.vaults if v.lookback_seconds}
+        sources: list[VaultSource] = [StaticVaults(v.vault for v in config.vaults)]
+        if config.subscriptions:
+            sources.append(
+                SubscriptionVaults(self.client, config.subscriptions, config.vault_list_interval_seconds)
+            )
+
+        def make_tracker(vault: VaultRef) -> VaultTracker:
+            lookback = lookbacks.get(vault.key, config.lookback_seconds)
+            return VaultTracker(vault, self.client, lookback, config.detail_fetch_budget)
+
+        self.collector = BackupCollector(
+            CombinedVaults(sources),
+            make_tracker,
+            self.stats.snapshot,
+            max_concurrency=config.max_concurrency,
+            min_refresh_interval=config.min_refresh_interval_seconds,
+            default_budget=config.scrape_timeout_seconds,
+        )
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self.collector)
+        self._server: Any = None
+
+    def start(self) -> None:
+        self._server = make_server(build_app(self.registry), self.config.listen_host, self.config.listen_port)
+        serve_in_thread(self._server)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    @property
+    def url(self) -> str:
+        host = self.config.listen_host or "127.0.0.1"
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self.collector.close()
+
+    def __enter__(self) -> Exporter:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,68 @@
+"""Immutable pictures of a vault's state, handed from the trackers to the collector.
+
+They sit between the two so that the collector renders plain values (and can be tested on fixed
+snapshots), while the trackers own all I/O. Stdlib only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .jobs import Job, VaultRef
+
+# Upper bounds of the backup duration histogram: one minute to one day.
+DURATION_BUCKETS_SECONDS: tuple[float, ...] = (
+    60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, order=True)
+class EntityKey:
+    """What one `last_job_*` series describes: an entity and an operation on it."""
+
+    backup_management_type: str
+    entity: str
+    operation: str
+
+
+@dataclass(frozen=True)
+class EntitySnapshot:
+    key: EntityKey
+    last_job: Job
+    last_job_duration_seconds: float | None
+    last_success_timestamp: float | None
+    last_size_bytes: int | None
+    finished_by_status: Mapping[str, int]
+    size_bytes_total: int
+
+
+@dataclass(frozen=True)
+class HistogramSnapshot:
+    """Non-cumulative counts per bucket of `DURATION_BUCKETS_SECONDS`, then the +Inf overflow."""
+
+    bucket_counts: tuple[int, ...]
+    sum_seconds: float
+
+    @property
+    def count(self) -> int:
+        return sum(self.bucket_counts)
+
+
+@dataclass(frozen=True)
+class VaultSnapshot:
+    vault: VaultRef
+    up: bool
+    refresh_duration_seconds: float | None
+    entities: tuple[EntitySnapshot, ...] = ()
+    job_counts: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    durations: Mapping[tuple[str, str], HistogramSnapshot] = field(default_factory=dict)
+    malformed_jobs: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApiSnapshot:
+    """Counts of requests to Azure by (endpoint, code), and the last remaining-reads per subscription."""
+
+    requests: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    ratelimit_remaining_reads: Mapping[str, int] = field(default_factory=dict)
