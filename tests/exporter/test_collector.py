@@ -1,0 +1,112 @@
+"""The collector on fixed snapshots: exact exposition text, label escaping, and the contract table."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.registry import Collector
+
+from azure_backup_exporter.collector import METRICS, render
+from azure_backup_exporter.jobs import Job, VaultRef
+from azure_backup_exporter.snapshot import (
+    DURATION_BUCKETS_SECONDS,
+    ApiSnapshot,
+    EntityKey,
+    EntitySnapshot,
+    HistogramSnapshot,
+    VaultSnapshot,
+)
+
+GOLDEN = Path(__file__).parent / "golden" / "collector.prom"
+VAULT = VaultRef("00000000-0000-0000-0000-000000000001", "rg-prod", "vault-1")
+ODD = 'vm "quoted" \\ back\nslash-é-日本'
+
+
+def _histogram(*durations: float) -> HistogramSnapshot:
+    counts = [0] * (len(DURATION_BUCKETS_SECONDS) + 1)
+    for seconds in durations:
+        counts[next((i for i, b in enumerate(DURATION_BUCKETS_SECONDS) if seconds <= b), -1)] += 1
+    return HistogramSnapshot(tuple(counts), sum(durations))
+
+
+def fixed_snapshots() -> tuple[list[VaultSnapshot], ApiSnapshot]:
+    done = Job("j1", "vm-01", "AzureIaasVM", "Backup", "Completed", "AzureIaaSVMJob",
+               1_800_000_000.0, 1_800_001_200.0, 1200.0, 2332 * 1048576)
+    failed = Job("j2", ODD, "AzureWorkload", "Backup (Log)", "Failed", "AzureWorkloadJob",
+                 1_800_002_000.0, 1_800_002_060.0, 60.0, None, "510008")
+    running = Job("j3", "share-1", "AzureStorage", "Backup", "InProgress", "AzureStorageJob", 1_800_003_000.0)
+    healthy = VaultSnapshot(
+        vault=VAULT,
+        up=True,
+        refresh_duration_seconds=0.25,
+        entities=(
+            EntitySnapshot(EntityKey("AzureIaasVM", "vm-01", "Backup"), done, 1200.0, 1_800_001_200.0,
+                           2332 * 1048576, {"Completed": 3, "Failed": 1}, 3 * 2332 * 1048576),
+            EntitySnapshot(EntityKey("AzureWorkload", ODD, "Backup (Log)"), failed, 60.0, None, None,
+                           {"Failed": 1}, 0),
+            EntitySnapshot(EntityKey("AzureStorage", "share-1", "Backup"), running, 42.0, None, None, {}, 0),
+        ),
+        job_counts={("AzureIaasVM", "Backup", "Completed"): 3, ("AzureIaasVM", "Backup", "Failed"): 1,
+                    ("AzureWorkload", "Backup (Log)", "Failed"): 1, ("AzureStorage", "Backup", "InProgress"): 1},
+        durations={("AzureIaasVM", "Backup"): _histogram(1200.0, 1300.0, 50.0, 90000.0),
+                   ("AzureWorkload", "Backup (Log)"): _histogram(60.0)},
+        malformed_jobs={"bad_time": 2},
+    )
+    broken = VaultSnapshot(VaultRef("00000000-0000-0000-0000-000000000002", "rg", "gone"), False, 0.5)
+    api = ApiSnapshot({("list_jobs", "200"): 7, ("list_jobs", "429"): 1, ("get_job", "200"): 3},
+                      {"00000000-0000-0000-0000-000000000001": 11999})
+    return [broken, healthy], api  # fmt: skip
+
+
+class _Fixed(Collector):
+    def collect(self):  # type: ignore[no-untyped-def]
+        vaults, api = fixed_snapshots()
+        return render(vaults, api, version="1.2.3")
+
+
+def exposition() -> str:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed())
+    return generate_latest(registry).decode()
+
+
+def test_exposition_matches_the_golden_file() -> None:
+    # To update after a deliberate change: python -c 'from test_collector import *; write_golden()'
+    assert exposition() == GOLDEN.read_text(encoding="utf-8")
+
+
+def write_golden() -> None:
+    GOLDEN.write_text(exposition(), encoding="utf-8")
+
+
+def test_odd_label_values_survive_exposition() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    entities = {
+        sample.labels["entity"]
+        for family in text_string_to_metric_families(exposition())
+        for sample in family.samples
+        if "entity" in sample.labels
+    }
+    assert ODD in entities
+
+
+def test_every_family_of_the_contract_is_emitted_with_its_labels() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    emitted = {family.name: family for family in text_string_to_metric_families(exposition())}
+    for spec in METRICS:
+        base = spec.name.removesuffix("_total") if spec.kind == "counter" else spec.name
+        family = emitted[base]
+        assert family.type == spec.kind
+        first = next(s for s in family.samples if not s.name.endswith(("_count", "_sum")))
+        assert set(first.labels) - {"le"} == set(spec.labels), spec.name
+    assert set(emitted) == {s.name.removesuffix("_total") if s.kind == "counter" else s.name for s in METRICS}
+
+
+def test_promtool_accepts_the_exposition() -> None:
+    result = subprocess.run(["promtool", "check", "metrics"], input=exposition(), capture_output=True,
+                            text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,166 @@
+"""Parsing of job resources: every format the reference allows, and a clear refusal of the rest."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from azure_backup_exporter.jobs import (
+    MalformedJob,
+    VaultRef,
+    parse_duration,
+    parse_job,
+    parse_size,
+    parse_timestamp,
+)
+
+parts = st.tuples(
+    st.integers(0, 400), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59), st.integers(0, 9_999_999)
+)
+
+
+@given(parts)
+def test_iso_and_timespan_durations_agree(p: tuple[int, int, int, int, int]) -> None:
+    days, hours, minutes, seconds, ticks = p
+    expected = days * 86400 + hours * 3600 + minutes * 60 + seconds + ticks / 1e7
+    iso = f"P{days}DT{hours}H{minutes}M{seconds}.{ticks:07d}S"
+    timespan = f"{days}.{hours:02d}:{minutes:02d}:{seconds:02d}.{ticks:07d}"
+    assert parse_duration(iso) == pytest.approx(expected, abs=1e-6)
+    assert parse_duration(timespan) == pytest.approx(expected, abs=1e-6)
+
+
+@given(st.integers(0, 10**6), st.sampled_from(["S", "M", "H"]))
+def test_iso_single_unit(n: int, unit: str) -> None:
+    assert parse_duration(f"PT{n}{unit}") == n * {"S": 1, "M": 60, "H": 3600}[unit]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("PT1H2M3.5S", 3723.5),
+        ("P1DT2H", 93600.0),
+        ("PT0S", 0.0),
+        ("PT12.4272909S", 12.4272909),
+        ("1.02:03:04.5000000", 93784.5),
+        ("00:20:23.0896697", 1223.0896697),
+        ("00:00:00", 0.0),
+        ("0:00:01.781847", 1.781847),
+    ],
+)
+def test_durations_from_the_reference(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "P", "PT", "P1DT", "1:2", "12:61:00", "abc", "PT-1S", "1.25:00:00"])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+units = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "KiB": 1024, "GiB": 1024**3}
+
+
+@given(st.integers(0, 10**6), st.sampled_from(sorted(units)), st.sampled_from([" ", "", "  "]))
+def test_whole_sizes_in_binary_units(n: int, unit: str, space: str) -> None:
+    assert parse_size(f"{n}{space}{unit}") == n * units[unit]
+    assert parse_size(f"{n}{space}{unit.lower()}") == n * units[unit]
+
+
+@given(st.decimals(min_value=0, max_value=10**5, places=2, allow_nan=False, allow_infinity=False))
+def test_fractional_sizes(number: object) -> None:
+    assert parse_size(f"{number} GB") == round(float(str(number)) * 1024**3)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("2332 MB", 2332 * 1048576), ("1.5 GB", 1610612736), ("0 KB", 0), ("1,024 KB", 1048576)]
+)
+def test_sizes_from_the_reference(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "MB", "12 parsecs", "-5 MB", "1.2.3 GB"])
+def test_bad_sizes_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_size(text)
+
+
+def test_timestamps_with_seven_digit_fractions_and_offsets() -> None:
+    assert parse_timestamp("2017-08-03T05:31:03.7553376Z") == pytest.approx(1501738263.7553376)
+    assert parse_timestamp("2017-08-03T05:31:03") == 1501738263.0
+    assert parse_timestamp("2017-08-03T06:31:03+01:00") == 1501738263.0
+    assert parse_timestamp("0001-01-01T00:00:00.00000Z") is None
+
+
+def test_vault_ids_are_case_insensitive() -> None:
+    a = VaultRef.parse("/Subscriptions/S1/resourceGroups/RG/providers/microsoft.recoveryservices/vaults/v1")
+    b = VaultRef.parse("/subscriptions/s1/resourcegroups/rg/providers/Microsoft.RecoveryServices/Vaults/V1/")
+    assert a.key == b.key
+    assert (a.subscription_id, a.resource_group, a.name) == ("S1", "RG", "v1")
+    with pytest.raises(ValueError, match="expected /subscriptions"):
+        VaultRef.parse("/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x")
+
+
+LIST_ITEM = {
+    "id": "/Subscriptions/0000/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j1",
+    "name": "j1",
+    "type": "Microsoft.RecoveryServices/vaults/backupJobs",
+    "properties": {
+        "jobType": "AzureIaaSVMJob",
+        "duration": "00:20:23.0896697",
+        "actionsInfo": [1],
+        "entityFriendlyName": "testvm",
+        "backupManagementType": "AzureIaasVM",
+        "operation": "Backup",
+        "status": "Completed",
+        "startTime": "2018-03-29T14:59:19.0466016Z",
+        "endTime": "2018-03-29T15:19:42.1362713Z",
+        "activityId": "x",
+        "extendedInfo": {"propertyBag": {"VM Name": "testvm", "Backup Size": "2332 MB"}},
+    },
+}
+
+
+def test_a_real_2018_job_parses() -> None:
+    job = parse_job(LIST_ITEM)
+    assert (job.job_id, job.entity, job.operation, job.status) == ("j1", "testvm", "Backup", "Completed")
+    assert job.duration_seconds == pytest.approx(1223.0896697)
+    assert job.size_bytes == 2332 * 1048576
+    assert job.finished and job.succeeded and job.error_code is None
+
+
+def test_unknown_type_and_status_are_kept_and_extra_fields_ignored() -> None:
+    item = {"name": "j2", "systemData": {}, "eTag": "x",
+            "properties": {"jobType": "FutureJob", "status": "Paused", "operation": "Backup (Log)",
+                           "startTime": "2026-11-26T01:00:00Z", "newField": [1, 2],
+                           "actionsInfo": ["Cancellable"], "errorDetails": [{"errorString": "no code"}]}}  # fmt: skip
+    job = parse_job(item)
+    assert (job.job_type, job.status, job.operation, job.entity) == ("FutureJob", "Paused", "Backup (Log)", "")
+    assert not job.finished and job.end_time is None
+    assert job.error_code == "Unknown"
+
+
+def test_error_code_of_a_failed_job() -> None:
+    item = {"name": "j3", "properties": {"status": "Failed", "startTime": "2026-11-26T01:00:00Z",
+                                         "endTime": "2026-11-26T01:05:00Z",
+                                         "errorDetails": [{"errorCode": 510008, "errorTitle": "t"}]}}  # fmt: skip
+    job = parse_job(item)
+    assert job.error_code == "510008" and job.finished and not job.succeeded
+    assert job.reported_duration == 300.0
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ([], "not_an_object"),
+        ({"name": "x"}, "no_properties"),
+        ({"name": "x", "properties": {}}, "no_start_time"),
+        ({"name": "x", "properties": {"startTime": "yesterday"}}, "bad_time"),
+        ({"name": "x", "properties": {"startTime": "2026-11-26T01:00:00Z", "duration": "soon"}}, "bad_duration"),
+        ({"properties": {"startTime": "2026-11-26T01:00:00Z"}}, "no_name"),
+    ],
+)
+def test_malformed_jobs_name_their_reason(item: object, reason: str) -> None:
+    with pytest.raises(MalformedJob) as caught:
+        parse_job(item)
+    assert caught.value.reason == reason
