@@ -5,9 +5,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.registry import Collector
-
 from azure_backup_exporter.collector import METRICS, render
 from azure_backup_exporter.jobs import Job, VaultRef
 from azure_backup_exporter.snapshot import (
@@ -18,6 +15,8 @@ from azure_backup_exporter.snapshot import (
     HistogramSnapshot,
     VaultSnapshot,
 )
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.registry import Collector
 
 GOLDEN = Path(__file__).parent / "golden" / "collector.prom"
 VAULT = VaultRef("00000000-0000-0000-0000-000000000001", "rg-prod", "vault-1")
@@ -32,32 +31,69 @@ def _histogram(*durations: float) -> HistogramSnapshot:
 
 
 def fixed_snapshots() -> tuple[list[VaultSnapshot], ApiSnapshot]:
-    done = Job("j1", "vm-01", "AzureIaasVM", "Backup", "Completed", "AzureIaaSVMJob",
-               1_800_000_000.0, 1_800_001_200.0, 1200.0, 2332 * 1048576)
-    failed = Job("j2", ODD, "AzureWorkload", "Backup (Log)", "Failed", "AzureWorkloadJob",
-                 1_800_002_000.0, 1_800_002_060.0, 60.0, None, "510008")
+    done = Job(
+        "j1",
+        "vm-01",
+        "AzureIaasVM",
+        "Backup",
+        "Completed",
+        "AzureIaaSVMJob",
+        1_800_000_000.0,
+        1_800_001_200.0,
+        1200.0,
+        2332 * 1048576,
+    )
+    failed = Job(
+        "j2",
+        ODD,
+        "AzureWorkload",
+        "Backup (Log)",
+        "Failed",
+        "AzureWorkloadJob",
+        1_800_002_000.0,
+        1_800_002_060.0,
+        60.0,
+        None,
+        "510008",
+    )
     running = Job("j3", "share-1", "AzureStorage", "Backup", "InProgress", "AzureStorageJob", 1_800_003_000.0)
     healthy = VaultSnapshot(
         vault=VAULT,
         up=True,
         refresh_duration_seconds=0.25,
         entities=(
-            EntitySnapshot(EntityKey("AzureIaasVM", "vm-01", "Backup"), done, 1200.0, 1_800_001_200.0,
-                           2332 * 1048576, {"Completed": 3, "Failed": 1}, 3 * 2332 * 1048576),
-            EntitySnapshot(EntityKey("AzureWorkload", ODD, "Backup (Log)"), failed, 60.0, None, None,
-                           {"Failed": 1}, 0),
+            EntitySnapshot(
+                EntityKey("AzureIaasVM", "vm-01", "Backup"),
+                done,
+                1200.0,
+                1_800_001_200.0,
+                2332 * 1048576,
+                {"Completed": 3, "Failed": 1},
+                3 * 2332 * 1048576,
+            ),
+            EntitySnapshot(
+                EntityKey("AzureWorkload", ODD, "Backup (Log)"), failed, 60.0, None, None, {"Failed": 1}, 0
+            ),
             EntitySnapshot(EntityKey("AzureStorage", "share-1", "Backup"), running, 42.0, None, None, {}, 0),
         ),
-        job_counts={("AzureIaasVM", "Backup", "Completed"): 3, ("AzureIaasVM", "Backup", "Failed"): 1,
-                    ("AzureWorkload", "Backup (Log)", "Failed"): 1, ("AzureStorage", "Backup", "InProgress"): 1},
-        durations={("AzureIaasVM", "Backup"): _histogram(1200.0, 1300.0, 50.0, 90000.0),
-                   ("AzureWorkload", "Backup (Log)"): _histogram(60.0)},
+        job_counts={
+            ("AzureIaasVM", "Backup", "Completed"): 3,
+            ("AzureIaasVM", "Backup", "Failed"): 1,
+            ("AzureWorkload", "Backup (Log)", "Failed"): 1,
+            ("AzureStorage", "Backup", "InProgress"): 1,
+        },
+        durations={
+            ("AzureIaasVM", "Backup"): _histogram(1200.0, 1300.0, 50.0, 90000.0),
+            ("AzureWorkload", "Backup (Log)"): _histogram(60.0),
+        },
         malformed_jobs={"bad_time": 2},
     )
     broken = VaultSnapshot(VaultRef("00000000-0000-0000-0000-000000000002", "rg", "gone"), False, 0.5)
-    api = ApiSnapshot({("list_jobs", "200"): 7, ("list_jobs", "429"): 1, ("get_job", "200"): 3},
-                      {"00000000-0000-0000-0000-000000000001": 11999})
-    return [broken, healthy], api  # fmt: skip
+    api = ApiSnapshot(
+        {("list_jobs", "200"): 7, ("list_jobs", "429"): 1, ("get_job", "200"): 3},
+        {"00000000-0000-0000-0000-000000000001": 11999},
+    )
+    return [broken, healthy], api
 
 
 class _Fixed(Collector):
@@ -107,6 +143,7 @@ def test_every_family_of_the_contract_is_emitted_with_its_labels() -> None:
 
 
 def test_promtool_accepts_the_exposition() -> None:
-    result = subprocess.run(["promtool", "check", "metrics"], input=exposition(), capture_output=True,
-                            text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        ["promtool", "check", "metrics"], input=exposition(), capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from azure_backup_exporter.jobs import (
     MalformedJob,
     VaultRef,
@@ -14,6 +11,8 @@ from azure_backup_exporter.jobs import (
     parse_size,
     parse_timestamp,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 parts = st.tuples(
     st.integers(0, 400), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59), st.integers(0, 9_999_999)
@@ -73,7 +72,8 @@ def test_fractional_sizes(number: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "size"), [("2332 MB", 2332 * 1048576), ("1.5 GB", 1610612736), ("0 KB", 0), ("1,024 KB", 1048576)]
+    ("text", "size"),
+    [("2332 MB", 2332 * 1048576), ("1.5 GB", 1610612736), ("0 KB", 0), ("1,024 KB", 1048576)],
 )
 def test_sizes_from_the_reference(text: str, size: int) -> None:
     assert parse_size(text) == size
@@ -130,20 +130,41 @@ def test_a_real_2018_job_parses() -> None:
 
 
 def test_unknown_type_and_status_are_kept_and_extra_fields_ignored() -> None:
-    item = {"name": "j2", "systemData": {}, "eTag": "x",
-            "properties": {"jobType": "FutureJob", "status": "Paused", "operation": "Backup (Log)",
-                           "startTime": "2026-11-26T01:00:00Z", "newField": [1, 2],
-                           "actionsInfo": ["Cancellable"], "errorDetails": [{"errorString": "no code"}]}}  # fmt: skip
+    item = {
+        "name": "j2",
+        "systemData": {},
+        "eTag": "x",
+        "properties": {
+            "jobType": "FutureJob",
+            "status": "Paused",
+            "operation": "Backup (Log)",
+            "startTime": "2026-11-26T01:00:00Z",
+            "newField": [1, 2],
+            "actionsInfo": ["Cancellable"],
+            "errorDetails": [{"errorString": "no code"}],
+        },
+    }
     job = parse_job(item)
-    assert (job.job_type, job.status, job.operation, job.entity) == ("FutureJob", "Paused", "Backup (Log)", "")
+    assert (job.job_type, job.status, job.operation, job.entity) == (
+        "FutureJob",
+        "Paused",
+        "Backup (Log)",
+        "",
+    )
     assert not job.finished and job.end_time is None
     assert job.error_code == "Unknown"
 
 
 def test_error_code_of_a_failed_job() -> None:
-    item = {"name": "j3", "properties": {"status": "Failed", "startTime": "2026-11-26T01:00:00Z",
-                                         "endTime": "2026-11-26T01:05:00Z",
-                                         "errorDetails": [{"errorCode": 510008, "errorTitle": "t"}]}}  # fmt: skip
+    item = {
+        "name": "j3",
+        "properties": {
+            "status": "Failed",
+            "startTime": "2026-11-26T01:00:00Z",
+            "endTime": "2026-11-26T01:05:00Z",
+            "errorDetails": [{"errorCode": 510008, "errorTitle": "t"}],
+        },
+    }
     job = parse_job(item)
     assert job.error_code == "510008" and job.finished and not job.succeeded
     assert job.reported_duration == 300.0
@@ -156,7 +177,10 @@ def test_error_code_of_a_failed_job() -> None:
         ({"name": "x"}, "no_properties"),
         ({"name": "x", "properties": {}}, "no_start_time"),
         ({"name": "x", "properties": {"startTime": "yesterday"}}, "bad_time"),
-        ({"name": "x", "properties": {"startTime": "2026-11-26T01:00:00Z", "duration": "soon"}}, "bad_duration"),
+        (
+            {"name": "x", "properties": {"startTime": "2026-11-26T01:00:00Z", "duration": "soon"}},
+            "bad_duration",
+        ),
         ({"properties": {"startTime": "2026-11-26T01:00:00Z"}}, "no_name"),
     ],
 )
