@@ -1,0 +1,393 @@
+"""The ARM routes: vault lists, backup jobs (list, get, cancel) and operation results, behind the checks
+ARM makes first (api-version, bearer token, read throttling) and the switchable faults."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Callable, Mapping
+from urllib.parse import urlencode
+
+from .estate import EstateError, Operation, parse_guid
+from .filters import FilterError, parse_filter
+from .model import RUNNING_STATUSES, Vault, format_guid
+from .render import render_job, render_vault
+from .responses import Response, arm_error
+from .state import SimulatorState
+from .timefmt import format_timestamp
+
+_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
+_METHODS = {
+    "list_vaults": "GET",
+    "get_vault": "GET",
+    "list_jobs": "GET",
+    "get_job": "GET",
+    "cancel_job": "POST",
+    "job_operation_result": "GET",
+    "operation_status": "GET",
+}
+CANCEL_RETRY_AFTER = "60"
+
+
+def match_route(segments: list[str]) -> tuple[str, dict[str, str]] | None:
+    """Route name and path parameters; path segments compare case-insensitively, as ARM's do."""
+    low = [segment.lower() for segment in segments]
+    if len(low) < 2 or low[0] != "subscriptions":
+        return None
+    params = {"subscription": segments[1]}
+    rest, original = low[2:], segments[2:]
+    if rest[:1] == ["resourcegroups"] and len(rest) >= 2:
+        params["resource_group"] = original[1]
+        rest, original = rest[2:], original[2:]
+    if rest[:3] != ["providers", "microsoft.recoveryservices", "vaults"]:
+        return None
+    rest, original = rest[3:], original[3:]
+    if not rest:
+        return "list_vaults", params
+    if "resource_group" not in params:
+        return None
+    params["vault"] = original[0]
+    rest, original = rest[1:], original[1:]
+    if not rest:
+        return "get_vault", params
+    if rest == ["backupjobs"]:
+        return "list_jobs", params
+    if rest[0] == "backupjobs" and len(rest) >= 2:
+        params["job"] = original[1]
+        if len(rest) == 2:
+            return "get_job", params
+        if len(rest) == 3 and rest[2] == "cancel":
+            return "cancel_job", params
+        if len(rest) == 4 and rest[2] == "operationresults":
+            params["operation"] = original[3]
+            return "job_operation_result", params
+        return None
+    if len(rest) == 2 and rest[0] == "backupoperations":
+        params["operation"] = original[1]
+        return "operation_status", params
+    if (
+        len(rest) == 8
+        and rest[0] == "backupfabrics"
+        and rest[2] == "protectioncontainers"
+        and rest[4] == "protecteditems"
+        and rest[6] == "operationsstatus"
+    ):
+        params["operation"] = original[7]
+        return "operation_status", params
+    return None
+
+
+def handle_arm(
+    state: SimulatorState,
+    method: str,
+    path: str,
+    segments: list[str],
+    query: Mapping[str, list[str]],
+    headers: Mapping[str, str],
+) -> Response:
+    matched = match_route(segments)
+    if matched is None:
+        return arm_error(
+            404, "InvalidResourceType", f"The simulator serves no Azure resource at '{path}'.", "unknown"
+        )
+    route, params = matched
+    response = _checked(state, route, method, params, query, headers)
+    response.route = route
+    return response
+
+
+def _checked(
+    state: SimulatorState,
+    route: str,
+    method: str,
+    params: dict[str, str],
+    query: Mapping[str, list[str]],
+    headers: Mapping[str, str],
+) -> Response:
+    if method != _METHODS[route]:
+        return arm_error(405, "MethodNotAllowed", f"The method '{method}' is not allowed on this resource.")
+    api_version = _query_value(query, "api-version")
+    if api_version is None:
+        return arm_error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    if not _API_VERSION.fullmatch(api_version):
+        return arm_error(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{api_version}' is invalid. The supported versions are "
+            "'2026-10-01,2026-02-01,2025-08-01'.",
+        )
+    try:
+        state.issuer.check(headers.get("Authorization"))
+    except EstateError as error:
+        return arm_error(
+            error.status,
+            error.code,
+            error.message,
+            headers={
+                "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common", '
+                'error="invalid_token", error_description="The authentication failed."'
+            },
+        )
+    faults = state.faults.snapshot()
+    extra_headers: dict[str, str] = {}
+    if method == "GET":
+        if faults["throttle"]:
+            return _throttled(params["subscription"], int(faults["retry_after_seconds"]))
+        allowed, remaining, wait = state.throttle.take(params["subscription"])
+        if not allowed:
+            return _throttled(params["subscription"], wait)
+        extra_headers["x-ms-ratelimit-remaining-subscription-reads"] = str(remaining)
+    else:
+        extra_headers["x-ms-ratelimit-remaining-subscription-writes"] = "199"
+    _delay(state, faults)
+    if faults["server_error_rate"] and state.fault_draw() < faults["server_error_rate"]:
+        return arm_error(
+            500,
+            "InternalServerError",
+            "Encountered internal server error. Diagnostic information: timestamp "
+            f"'{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}'.",
+        )
+    try:
+        with state.estate.lock:
+            state.estate.advance()
+            response = _ROUTES[route](state, params, query, faults)
+    except EstateError as error:
+        response = arm_error(error.status, error.code, error.message)
+    except FilterError as error:
+        response = arm_error(400, error.code, str(error))
+    response.headers.update(extra_headers)
+    if response.status == 200 and response.payload is not None:
+        if faults["malformed_rate"] and state.fault_draw() < faults["malformed_rate"]:
+            response.malformed = True
+        elif faults["truncated_rate"] and state.fault_draw() < faults["truncated_rate"]:
+            response.truncated = True
+    return response
+
+
+def _query_value(query: Mapping[str, list[str]], name: str) -> str | None:
+    for key, values in query.items():
+        if key.lower() == name.lower() and values:
+            return values[0]
+    return None
+
+
+def _throttled(subscription: str, wait: int) -> Response:
+    return arm_error(
+        429,
+        "SubscriptionRequestsThrottled",
+        f"Number of 'read' requests for subscription '{subscription}' exceeded. Please try again "
+        f"after '{wait}' seconds after additional tokens are available. "
+        "Refer to https://aka.ms/arm-throttling",
+        headers={"Retry-After": str(wait), "x-ms-ratelimit-remaining-subscription-reads": "0"},
+    )
+
+
+def _delay(state: SimulatorState, faults: dict) -> None:
+    latency = faults["latency_ms"]
+    if faults["jitter_ms"]:
+        latency += (state.fault_draw() * 2 - 1) * faults["jitter_ms"]
+    if latency > 0:
+        time.sleep(latency / 1000.0)
+    if faults["hang_seconds"]:
+        state.stopping.wait(faults["hang_seconds"])
+
+
+def _vault(state: SimulatorState, params: dict[str, str], faults: dict) -> Vault:
+    vault = state.estate.find_vault(params["subscription"], params["resource_group"], params["vault"])
+    vault_id = vault.resource_id.lower()
+    if vault_id in {item.strip().rstrip("/").lower() for item in faults["deleted_vaults"]}:
+        raise EstateError(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.RecoveryServices/vaults/{params['vault']}' under resource group "
+            f"'{params['resource_group']}' was not found. For more details please go to "
+            "https://aka.ms/ARMResourceNotFoundFix",
+        )
+    if vault_id in {item.strip().rstrip("/").lower() for item in faults["revoked_vaults"]}:
+        raise EstateError(
+            403,
+            "AuthorizationFailed",
+            "The client '5e29463d-71df-4e8a-9f3b-6a8a2a0c1f2e' with object id "
+            "'5e29463d-71df-4e8a-9f3b-6a8a2a0c1f2e' does not have authorization to perform action "
+            "'Microsoft.RecoveryServices/Vaults/backupJobs/read' over scope "
+            f"'{vault.resource_id}' or the scope is invalid. If access was recently granted, "
+            "please refresh your credentials.",
+        )
+    return vault
+
+
+def _encode_token(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as error:
+        raise EstateError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from error
+
+
+def _next_link(state: SimulatorState, path: str, query: Mapping[str, list[str]], token: str) -> str:
+    fields = {"api-version": _query_value(query, "api-version") or ""}
+    filter_text = _query_value(query, "$filter")
+    if filter_text:
+        fields["$filter"] = filter_text
+    fields["$skiptoken"] = token
+    return f"{state.base_url}{path}?{urlencode(fields)}"
+
+
+def _list_vaults(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    estate = state.estate
+    subscription = params["subscription"]
+    groups = estate.resource_groups.get(subscription.lower())
+    if groups is None:
+        raise EstateError(
+            404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found."
+        )
+    group = params.get("resource_group")
+    if group is not None and group.lower() not in groups:
+        raise EstateError(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
+    hidden = {item.strip().rstrip("/").lower() for item in faults["deleted_vaults"]}
+    vaults = [
+        vault
+        for vault in estate.visible_vaults(hidden)
+        if vault.subscription.lower() == subscription.lower()
+        and (group is None or vault.resource_group.lower() == group.lower())
+    ]
+    offset = 0
+    token = _query_value(query, "$skiptoken")
+    if token:
+        text = _decode_token(token)
+        if not text.startswith("vaults:") or not text[7:].isdigit():
+            raise EstateError(400, "InvalidSkipToken", "The $skiptoken is not valid.")
+        offset = int(text[7:])
+    page_size = state.config.page_size
+    payload: dict = {"value": [render_vault(vault) for vault in vaults[offset : offset + page_size]]}
+    if offset + page_size < len(vaults):
+        path = _vault_list_path(params)
+        payload["nextLink"] = _next_link(state, path, query, _encode_token(f"vaults:{offset + page_size}"))
+    return Response(200, payload)
+
+
+def _vault_list_path(params: dict[str, str]) -> str:
+    path = f"/subscriptions/{params['subscription']}"
+    if "resource_group" in params:
+        path += f"/resourceGroups/{params['resource_group']}"
+    return path + "/providers/Microsoft.RecoveryServices/vaults"
+
+
+def _vault_path(vault: Vault) -> str:
+    return (
+        f"/subscriptions/{vault.subscription}/resourceGroups/{vault.resource_group}"
+        f"/providers/Microsoft.RecoveryServices/vaults/{vault.name}"
+    )
+
+
+def _get_vault(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    return Response(200, render_vault(_vault(state, params, faults)))
+
+
+def _list_jobs(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    vault = _vault(state, params, faults)
+    job_filter = parse_filter(_query_value(query, "$filter"), state.config.max_window_days)
+    resume = None
+    token = _query_value(query, "$skiptoken")
+    if token:
+        text = _decode_token(token)
+        start_text, _, seq_text = text.partition("|")
+        try:
+            resume = (float(start_text), int(seq_text))
+        except ValueError as error:
+            raise EstateError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from error
+    jobs, next_key = state.estate.list_jobs(vault, job_filter, resume, state.config.page_size)
+    now = state.estate.clock.now()
+    payload: dict = {"value": [render_job(job, now, detail=False) for job in jobs]}
+    if next_key is not None:
+        path = _vault_path(vault) + "/backupJobs"
+        payload["nextLink"] = _next_link(state, path, query, _encode_token(f"{next_key[0]!r}|{next_key[1]}"))
+    return Response(200, payload)
+
+
+def _get_job(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    vault = _vault(state, params, faults)
+    job = state.estate.find_job(vault, params["job"])
+    return Response(200, render_job(job, state.estate.clock.now(), detail=True))
+
+
+def _cancel_job(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    vault = _vault(state, params, faults)
+    job = state.estate.find_job(vault, params["job"])
+    operation_id = state.estate.cancel_job(vault, job)
+    location = (
+        f"{state.base_url}{_vault_path(vault)}/backupJobs/{job.name}/operationResults/"
+        f"{format_guid(operation_id)}?{urlencode({'api-version': _query_value(query, 'api-version')})}"
+    )
+    return Response(202, None, {"Location": location, "Retry-After": CANCEL_RETRY_AFTER})
+
+
+def _operation(state: SimulatorState, vault: Vault, operation_name: str) -> Operation:
+    guid = parse_guid(operation_name)
+    operation = state.estate.operations.get(guid) if guid is not None else None
+    if operation is None or operation.vault is not vault:
+        raise EstateError(404, "ResourceNotFound", f"The operation '{operation_name}' was not found.")
+    return operation
+
+
+def _job_operation_result(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    vault = _vault(state, params, faults)
+    operation = _operation(state, vault, params["operation"])
+    if operation.job.status in RUNNING_STATUSES:
+        location = (
+            f"{state.base_url}{_vault_path(vault)}/backupJobs/{operation.job.name}/operationResults/"
+            f"{params['operation']}?{urlencode({'api-version': _query_value(query, 'api-version')})}"
+        )
+        return Response(202, None, {"Location": location, "Retry-After": CANCEL_RETRY_AFTER})
+    return Response(204, None)
+
+
+def _operation_status(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    vault = _vault(state, params, faults)
+    operation = _operation(state, vault, params["operation"])
+    name = params["operation"]
+    done = operation.job.status not in RUNNING_STATUSES
+    payload = {
+        "id": name,
+        "name": name,
+        "status": "Succeeded" if done else "InProgress",
+        "startTime": format_timestamp(operation.started),
+        "endTime": format_timestamp(operation.job.end or operation.started)
+        if done
+        else "0001-01-01T00:00:00.00000Z",
+        "properties": {"objectType": "OperationStatusJobExtendedInfo", "jobId": operation.job.name},
+    }
+    return Response(200, payload)
+
+
+_ROUTES: dict[str, Callable[..., Response]] = {
+    "list_vaults": _list_vaults,
+    "get_vault": _get_vault,
+    "list_jobs": _list_jobs,
+    "get_job": _get_job,
+    "cancel_job": _cancel_job,
+    "job_operation_result": _job_operation_result,
+    "operation_status": _operation_status,
+}

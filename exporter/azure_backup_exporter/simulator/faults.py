@@ -1,0 +1,131 @@
+"""Fault switches, ARM read throttling and request counts: the knobs tests and benchmarks turn."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import defaultdict
+
+DEFAULT_FAULTS: dict = {
+    "latency_ms": 0,
+    "jitter_ms": 0,
+    "throttle": False,
+    "retry_after_seconds": 1,
+    "server_error_rate": 0.0,
+    "hang_seconds": 0,
+    "malformed_rate": 0.0,
+    "truncated_rate": 0.0,
+    "revoked_vaults": [],
+    "deleted_vaults": [],
+}
+_NUMBERS = ("latency_ms", "jitter_ms", "retry_after_seconds", "hang_seconds")
+_RATES = ("server_error_rate", "malformed_rate", "truncated_rate")
+_LISTS = ("revoked_vaults", "deleted_vaults")
+
+
+class Faults:
+    """The current fault state; `update` merges a partial state and validates every value."""
+
+    def __init__(self, initial: dict | None = None) -> None:
+        self._lock = threading.Lock()
+        self._state = {
+            key: (list(value) if isinstance(value, list) else value) for key, value in DEFAULT_FAULTS.items()
+        }
+        if initial:
+            self.update(initial)
+
+    def update(self, changes: dict) -> dict:
+        """Merge `changes` (vault lists replace); raise ValueError naming the first bad key or value."""
+        if not isinstance(changes, dict):
+            raise ValueError("the body must be a JSON object")
+        cleaned: dict = {}
+        for key, value in changes.items():
+            if key not in DEFAULT_FAULTS:
+                raise ValueError(f"unknown fault '{key}'; known: {', '.join(DEFAULT_FAULTS)}")
+            if key in _NUMBERS:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ValueError(f"'{key}' must be a number >= 0")
+            elif key in _RATES:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                    raise ValueError(f"'{key}' must be a number between 0 and 1")
+            elif key in _LISTS:
+                if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                    raise ValueError(f"'{key}' must be a list of vault resource ids")
+                value = list(value)
+            elif not isinstance(value, bool):
+                raise ValueError(f"'{key}' must be true or false")
+            cleaned[key] = value
+        with self._lock:
+            self._state.update(cleaned)
+            return self.snapshot_unlocked()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._state = {
+                key: (list(value) if isinstance(value, list) else value)
+                for key, value in DEFAULT_FAULTS.items()
+            }
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return self.snapshot_unlocked()
+
+    def snapshot_unlocked(self) -> dict:
+        return {
+            key: (list(value) if isinstance(value, list) else value) for key, value in self._state.items()
+        }
+
+    def vault_set(self, key: str) -> set[str]:
+        with self._lock:
+            return {vault_id.strip().rstrip("/").lower() for vault_id in self._state[key]}
+
+
+class ReadThrottle:
+    """ARM's read limit as a token bucket per subscription (250 reads, refilled 25 per second by default)."""
+
+    def __init__(self, capacity: int, refill_per_second: float) -> None:
+        self.capacity = capacity
+        self.refill_per_second = refill_per_second
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, subscription: str) -> tuple[bool, int, int]:
+        """(allowed, remaining reads, seconds to wait if refused)."""
+        now = time.monotonic()
+        key = subscription.lower()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.capacity), now))
+            tokens = min(float(self.capacity), tokens + (now - last) * self.refill_per_second)
+            if tokens >= 1.0:
+                tokens -= 1.0
+                self._buckets[key] = (tokens, now)
+                return True, int(tokens), 0
+            self._buckets[key] = (tokens, now)
+            wait = max(1, math.ceil((1.0 - tokens) / self.refill_per_second))
+            return False, 0, wait
+
+    def reset(self) -> None:
+        with self._lock:
+            self._buckets.clear()
+
+
+class RequestCounter:
+    """ARM and token requests counted by route name and status code."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def count(self, route: str, status: int) -> None:
+        with self._lock:
+            self._counts[route][str(status)] += 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            by_route = {route: dict(codes) for route, codes in self._counts.items()}
+        return {"total": sum(sum(codes.values()) for codes in by_route.values()), "by_route": by_route}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()

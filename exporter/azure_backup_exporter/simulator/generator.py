@@ -1,0 +1,232 @@
+"""Deterministic estate generation: the same seed and start time give the same vaults, items and jobs.
+
+Each vault draws from its own `random.Random`, so a vault's content does not depend on the others.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .catalog import KIND_WEIGHTS, KINDS, REGIONS, EntityKind, ErrorSpec
+from .config import SimulatorConfig
+from .model import Entity, Job, Vault, as_uuid4
+
+DAY = 86400.0
+MB = 1024 * 1024
+
+_KIND_KEYS = [key for key, _ in KIND_WEIGHTS]
+_KIND_CUMULATIVE = []
+_total = 0
+for _, weight in KIND_WEIGHTS:
+    _total += weight
+    _KIND_CUMULATIVE.append(_total)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a job will have done when it ends."""
+
+    duration: float
+    status: str
+    size: int
+    error: ErrorSpec | None
+
+
+def vault_rng(seed: int, index: int) -> random.Random:
+    return random.Random(seed * 1_000_003 + index * 7919 + 17)
+
+
+def subscription_ids(seed: int, count: int) -> list[str]:
+    rng = random.Random(f"subscriptions:{seed}")
+    ids = []
+    for _ in range(count):
+        text = f"{as_uuid4(rng.getrandbits(128)):032x}"
+        ids.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
+    return ids
+
+
+def operation_for(entity: Entity, start: float, log_backup: bool) -> str:
+    """SQL and SAP HANA jobs name their flavour: `Backup (Full)`, `Backup (Differential)`, `Backup (Log)`."""
+    if entity.kind.key not in ("sql", "hana"):
+        return "Backup"
+    if log_backup:
+        return "Backup (Log)"
+    weekday = int(start // DAY + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+    return "Backup (Full)" if weekday == entity.full_backup_weekday else "Backup (Differential)"
+
+
+class Planner:
+    """Draws the duration, outcome and size of a job from the entity's kind and the configured rates."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+
+    def plan(
+        self, rng: random.Random, kind: EntityKind, operation: str, duration_scale: float = 1.0
+    ) -> Outcome:
+        low, high = kind.backup_minutes
+        if operation == "Backup (Log)":
+            low, high = 0.3, 4.0
+        elif operation == "Backup (Differential)":
+            low, high = low * 0.3, high * 0.4
+        elif operation == "Restore":
+            low, high = 10.0, 120.0
+        elif not operation.startswith("Backup"):
+            low, high = 0.2, 2.0
+        duration = rng.uniform(low, high) * 60.0 * duration_scale
+        draw = rng.random()
+        failure, warning = self.config.failure_rate, self.config.warning_rate
+        if draw < failure:
+            return Outcome(duration * rng.uniform(0.05, 0.5), "Failed", 0, rng.choice(kind.errors))
+        if draw < failure + 0.004:
+            return Outcome(duration * rng.uniform(0.1, 0.9), "Cancelled", 0, None)
+        status = "CompletedWithWarnings" if draw < failure + 0.004 + warning else "Completed"
+        return Outcome(duration, status, self._size(rng, kind, operation), None)
+
+    @staticmethod
+    def _size(rng: random.Random, kind: EntityKind, operation: str) -> int:
+        if not operation.startswith("Backup") or kind.backup_megabytes[1] <= 0:
+            return 0
+        low, high = kind.backup_megabytes
+        if operation == "Backup (Log)":
+            low, high = 0.2, 800.0
+        elif operation == "Backup (Differential)":
+            low, high = low * 0.05, high * 0.3
+        megabytes = math.exp(rng.uniform(math.log(low), math.log(high)))
+        return int(megabytes * MB)
+
+
+class HistoryBuilder:
+    """Creates vaults, their protected items, and the jobs of the days before the start time."""
+
+    def __init__(
+        self, config: SimulatorConfig, planner: Planner, origin: float, next_seq: Callable[[], int]
+    ) -> None:
+        self.config = config
+        self.planner = planner
+        self.origin = origin
+        self.next_seq = next_seq
+
+    def build_vault(self, index: int, subscription: str, resource_group: str) -> tuple[Vault, list[Job]]:
+        """One vault with entities and history; returns it and its still-running jobs."""
+        rng = vault_rng(self.config.seed, index)
+        region = REGIONS[index % len(REGIONS)]
+        name = f"rsv-{region[:6]}-{index:04d}"
+        legacy = rng.random() < self.config.legacy_format_share
+        vault = Vault(subscription, resource_group, name, region, legacy, self.origin - 400 * DAY)
+        for position in range(self.config.entities_per_vault):
+            self._add_entity(vault, rng, position)
+        running: list[Job] = []
+        for entity in list(vault.entities.values()):
+            running.extend(self._entity_history(vault, entity, rng))
+        if rng.random() < 0.1:
+            running.extend(self._vault_job(vault, rng))
+        vault.sort_jobs()
+        return vault, running
+
+    def _add_entity(self, vault: Vault, rng: random.Random, position: int) -> Entity:
+        pick = rng.random() * _KIND_CUMULATIVE[-1]
+        kind_key = _KIND_KEYS[next(i for i, bound in enumerate(_KIND_CUMULATIVE) if pick < bound)]
+        kind = KINDS[kind_key]
+        name = f"{rng.choice(kind.name_prefixes)}-{position + 1:02d}"
+        host = f"sqlvm-{position + 1:02d}" if kind_key in ("sql", "hana") else name
+        if kind_key in ("dpm", "mabs"):
+            host = f"{kind_key}srv-{rng.randint(1, 3):02d}.contoso.local"
+        elif kind_key == "mars":
+            host = f"{name}.contoso.local"
+        evening = rng.randrange(0, 22) * 1800.0  # scheduled between 18:00 and 04:30 UTC
+        offset = (18 * 3600.0 + evening) % DAY
+        entity = Entity(vault, kind, name, host, offset, rng.randrange(7), rng.uniform(0, 3600.0))
+        vault.entities[name.lower()] = entity
+        return entity
+
+    def _entity_history(self, vault: Vault, entity: Entity, rng: random.Random) -> list[Job]:
+        history_start = self.origin - self.config.history_days * DAY
+        protected_from = history_start
+        if rng.random() < 0.1:
+            protected_from = self.origin - rng.uniform(0.3, max(0.3, self.config.history_days)) * DAY
+        stop_at = math.inf
+        if rng.random() < 0.01:
+            stop_at = self.origin - rng.uniform(0.1, max(0.1, self.config.history_days - 0.5)) * DAY
+        starts: list[tuple[float, str, bool]] = []
+        if protected_from > history_start:
+            starts.append((protected_from, "ConfigureBackup", True))
+        first_day = math.floor(history_start / DAY)
+        last_day = math.floor(self.origin / DAY)
+        for day in range(first_day - 1, last_day + 1):
+            day_start = day * DAY
+            starts.append((day_start + entity.schedule_offset + rng.uniform(0, 1800.0), "", False))
+            if rng.random() < 0.02:
+                starts.append((day_start + rng.uniform(8, 17) * 3600.0, "", True))
+            if rng.random() < 0.01:
+                starts.append((day_start + rng.uniform(8, 17) * 3600.0, "Restore", True))
+        if entity.kind.has_log_backups:
+            interval = self.config.log_backup_interval_hours * 3600.0
+            moment = math.floor(history_start / interval) * interval + entity.log_offset
+            while moment < self.origin:
+                starts.append((moment, "Backup (Log)", False))
+                moment += interval
+        if stop_at < math.inf:
+            starts.append((stop_at, "DisableBackup", True))
+            if rng.random() < 0.5:
+                starts.append((stop_at + 120.0, "DeleteBackupData", True))
+        running = []
+        for start, operation, user in sorted(starts):
+            if not (max(history_start, protected_from) <= start < self.origin):
+                continue
+            if start > stop_at and operation not in ("DisableBackup", "DeleteBackupData"):
+                continue
+            if not operation:
+                operation = operation_for(entity, start, False)
+            job = self.create(entity, operation, start, user, rng, self.origin)
+            vault.jobs.append(job)
+            if job.running:
+                running.append(job)
+        if stop_at < self.origin:
+            entity.active = False
+        return running
+
+    def _vault_job(self, vault: Vault, rng: random.Random) -> list[Job]:
+        entity = Entity(vault, KINDS["vault"], vault.name, vault.name, 0.0, 0, 0.0)
+        vault.entities["\0vault"] = entity
+        entity.active = False
+        start = self.origin - rng.uniform(0.2, max(0.2, self.config.history_days)) * DAY
+        job = self.create(entity, "UpdateCustomerManagedKey", start, True, rng, self.origin)
+        vault.jobs.append(job)
+        return [job] if job.running else []
+
+    def create(
+        self,
+        entity: Entity,
+        operation: str,
+        start: float,
+        user_triggered: bool,
+        rng: random.Random,
+        now: float,
+        duration_scale: float = 1.0,
+    ) -> Job:
+        """A job planned from `start`: finished if its planned end is before `now`, else running.
+
+        A running job keeps its planned outcome (status, size, error) until the clock reaches its end.
+        """
+        outcome = self.planner.plan(rng, entity.kind, operation, duration_scale)
+        end = start + outcome.duration
+        job = Job(
+            self.next_seq(),
+            as_uuid4(rng.getrandbits(128)),
+            entity,
+            operation,
+            outcome.status,
+            start,
+            end,
+            outcome.size,
+            outcome.error,
+            user_triggered,
+        )
+        if end > now:
+            job.status, job.end = "InProgress", None
+            job.planned_end, job.planned_status = end, outcome.status
+        return job

@@ -1,0 +1,193 @@
+"""The simulated estate's objects, kept compact (`__slots__`) because a large estate holds ~500,000 jobs."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from .catalog import EntityKind, ErrorSpec
+
+RUNNING_STATUSES = ("InProgress", "Cancelling")
+
+
+def format_guid(value: int) -> str:
+    """A 128-bit integer as a lower-case GUID string (jobs store the integer: smaller than the text)."""
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def as_uuid4(bits: int) -> int:
+    """Set the version and variant bits so the integer renders as a valid version-4 GUID."""
+    bits &= ~(0xF000 << 64) & ~(0xC000 << 48)
+    return bits | (0x4000 << 64) | (0x8000 << 48)
+
+
+class Vault:
+    """A Recovery Services vault: where it lives, its protected items and its jobs sorted by start time."""
+
+    __slots__ = (
+        "subscription",
+        "resource_group",
+        "name",
+        "location",
+        "legacy_format",
+        "entities",
+        "starts",
+        "jobs",
+        "_by_guid",
+        "created",
+    )
+
+    def __init__(
+        self,
+        subscription: str,
+        resource_group: str,
+        name: str,
+        location: str,
+        legacy_format: bool,
+        created: float,
+    ) -> None:
+        self.subscription = subscription
+        self.resource_group = resource_group
+        self.name = name
+        self.location = location
+        self.legacy_format = legacy_format
+        self.created = created
+        self.entities: dict[str, Entity] = {}
+        self.starts: list[float] = []
+        self.jobs: list[Job] = []
+        self._by_guid: dict[int, Job] | None = None
+
+    @property
+    def resource_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.RecoveryServices/vaults/{self.name}"
+        )
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.subscription.lower(), self.resource_group.lower(), self.name.lower()
+
+    def add_job(self, job: Job) -> None:
+        """Insert keeping (start, seq) order; live jobs start now, so this is nearly always an append."""
+        if not self.starts or job.start >= self.starts[-1]:
+            self.starts.append(job.start)
+            self.jobs.append(job)
+        else:
+            index = bisect_right(self.starts, job.start)
+            self.starts.insert(index, job.start)
+            self.jobs.insert(index, job)
+        if self._by_guid is not None:
+            self._by_guid[job.guid] = job
+
+    def sort_jobs(self) -> None:
+        self.jobs.sort(key=lambda job: (job.start, job.seq))
+        self.starts = [job.start for job in self.jobs]
+
+    def find_job(self, guid: int) -> Job | None:
+        """Job by id; the index is built on first use so that generation stays fast and small."""
+        if self._by_guid is None:
+            self._by_guid = {job.guid: job for job in self.jobs}
+        return self._by_guid.get(guid)
+
+
+class Entity:
+    """A protected item (VM, database, file share, server...) with its backup schedule."""
+
+    __slots__ = (
+        "vault",
+        "kind",
+        "name",
+        "host",
+        "schedule_offset",
+        "full_backup_weekday",
+        "log_offset",
+        "active",
+    )
+
+    def __init__(
+        self,
+        vault: Vault,
+        kind: EntityKind,
+        name: str,
+        host: str,
+        schedule_offset: float,
+        full_backup_weekday: int,
+        log_offset: float,
+    ) -> None:
+        self.vault = vault
+        self.kind = kind
+        self.name = name
+        self.host = host
+        self.schedule_offset = schedule_offset
+        self.full_backup_weekday = full_backup_weekday
+        self.log_offset = log_offset
+        self.active = True
+
+
+class Job:
+    """One backup job. A running job carries its planned end and outcome; `extra` holds injected overrides."""
+
+    __slots__ = (
+        "seq",
+        "guid",
+        "entity",
+        "operation",
+        "status",
+        "start",
+        "end",
+        "size",
+        "error",
+        "user_triggered",
+        "planned_end",
+        "planned_status",
+        "extra",
+    )
+
+    def __init__(
+        self,
+        seq: int,
+        guid: int,
+        entity: Entity,
+        operation: str,
+        status: str,
+        start: float,
+        end: float | None,
+        size: int,
+        error: ErrorSpec | None,
+        user_triggered: bool,
+    ) -> None:
+        self.seq = seq
+        self.guid = guid
+        self.entity = entity
+        self.operation = operation
+        self.status = status
+        self.start = start
+        self.end = end
+        self.size = size
+        self.error = error
+        self.user_triggered = user_triggered
+        self.planned_end: float | None = None
+        self.planned_status: str | None = None
+        self.extra: dict | None = None
+
+    @property
+    def name(self) -> str:
+        return format_guid(self.guid)
+
+    @property
+    def running(self) -> bool:
+        return self.status in RUNNING_STATUSES
+
+
+def management_type(job: Job) -> str:
+    """The job's backupManagementType: its kind's, unless injected otherwise."""
+    if job.extra and job.extra.get("backup_management_type"):
+        return job.extra["backup_management_type"]
+    return job.entity.kind.backup_management_type
+
+
+def job_type(job: Job) -> str:
+    if job.extra and job.extra.get("job_type"):
+        return job.extra["job_type"]
+    return job.entity.kind.job_type
