@@ -608,12 +608,22 @@ def overview() -> dict:
                     "A", "{{subscription_id}}")],
         ), 8, 8),
         (timeseries(
+            "Unreadable job records",
+            "Job records from Azure that the exporter skipped because it could not parse them, per vault and "
+            "reason, in each interval: data the dashboards cannot show." + EMPTY_NOTE.format("every record "
+            "parses"),
+            "short",
+            [target(f"sum by (vault, reason) ({increase('azure_backup_jobs_malformed_total', vault)})", "A",
+                    "{{vault}} {{reason}}")],
+            bars=True, stack=True,
+        ), 8, 6),
+        (timeseries(
             "Scrape duration",
             "How long each Prometheus scrape of the exporter takes (refreshing the vaults happens within "
             "it): near the scrape timeout, scrapes start failing.",
             "s",
             [target('max by (instance) (scrape_duration_seconds{job=~"$job"})', "A", "{{instance}}")],
-        ), 12, 6),
+        ), 8, 6),
         (stat(
             "Exporter versions",
             "Running exporter instances, by version: are all replicas on the same release?",
@@ -621,7 +631,7 @@ def overview() -> dict:
             [target('count by (version) (azure_backup_exporter_build_info{job=~"$job"})', "A", "{{version}}",
                     instant=True)],
             text_mode="value_and_name",
-        ), 12, 6),
+        ), 8, 6),
     ]
     variables = [datasource_variable(), *chained_variables(ENTITY_VARS), rpo_variable()]
     return dashboard(
