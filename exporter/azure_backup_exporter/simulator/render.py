@@ -47,8 +47,15 @@ def render_vault(vault: Vault) -> dict:
         "location": vault.location,
         "properties": {"provisioningState": "Succeeded"},
         "sku": {"name": "Standard"},
-        "tags": {},
+        "tags": _vault_tags(vault),
     }
+
+
+def _vault_tags(vault: Vault) -> dict[str, str]:
+    """Deterministic tags, so dashboards and tests see tagged vaults as in real estates."""
+    environments = ("production", "staging", "development")
+    number = sum(vault.name.encode())
+    return {"environment": environments[number % 3], "costCenter": f"cc-{1000 + number % 17}"}
 
 
 def render_job(job: Job, now: float, detail: bool) -> dict:
