@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -87,17 +88,18 @@ class BudgetRetry(Retry):
         super().sleep(response)
 
 
-def build_session() -> requests.Session:
+def build_session(backoff_factor: float = 0.5) -> requests.Session:
+    """Retries GETs on 429/5xx (3 times: after Retry-After, else 0s, 1s, 2s) and on lost connections."""
     retry = BudgetRetry(
-        total=5,
+        total=4,
         connect=2,
         read=2,
-        status=5,
+        status=3,
         other=0,
         redirect=0,
         allowed_methods=frozenset({"GET"}),
         status_forcelist=RETRY_STATUSES,
-        backoff_factor=0.5,
+        backoff_factor=backoff_factor,
         backoff_max=8.0,
         backoff_jitter=0.25,
         respect_retry_after_header=True,
@@ -111,15 +113,15 @@ def build_session() -> requests.Session:
     return session
 
 
-def filter_time(moment: float) -> str:
-    """A `$filter` time as azure-cli writes it: `yyyy-MM-dd hh:mm:ss AM/PM`, UTC."""
-    at = datetime.fromtimestamp(moment, tz=timezone.utc)
+def filter_time(moment: float, round_up: bool = False) -> str:
+    """A `$filter` time as azure-cli writes it: `yyyy-MM-dd hh:mm:ss AM/PM`, UTC, to the whole second."""
+    at = datetime.fromtimestamp(math.ceil(moment) if round_up else math.floor(moment), tz=timezone.utc)
     hour12 = at.hour % 12 or 12
     return f"{at:%Y-%m-%d} {hour12:02d}:{at:%M:%S} {'AM' if at.hour < 12 else 'PM'}"
 
 
 def jobs_filter(start: float, end: float) -> str:
-    return f"startTime eq '{filter_time(start)}' and endTime eq '{filter_time(end)}'"
+    return f"startTime eq '{filter_time(start)}' and endTime eq '{filter_time(end, round_up=True)}'"
 
 
 def split_windows(start: float, end: float, size: float = MAX_WINDOW_SECONDS) -> list[tuple[float, float]]:
@@ -228,10 +230,9 @@ class ArmClient:
             next_link = body.get("nextLink")
             if not next_link:
                 return
-            if not isinstance(next_link, str) or _origin(next_link) != self._origin:
-                raise ArmMalformedResponse(
-                    200, "MalformedResponse", "nextLink does not point at the ARM endpoint", endpoint
-                )
+            if not isinstance(next_link, str) or not urlsplit(next_link).path:
+                raise ArmMalformedResponse(200, "MalformedResponse", "nextLink is not a URL", endpoint)
+            next_link = self._on_arm_endpoint(next_link)
             if next_link in seen:
                 raise ArmMalformedResponse(200, "MalformedResponse", "nextLink repeats itself", endpoint)
             seen.add(next_link)
@@ -241,6 +242,19 @@ class ArmClient:
                 (None if "api-version" in query_keys else {"api-version": params["api-version"]}),
             )
         raise ArmMalformedResponse(200, "MalformedResponse", f"more than {MAX_PAGES} pages", endpoint)
+
+    def _on_arm_endpoint(self, link: str) -> str:
+        """The link itself when it points at the configured endpoint; else its path and query rebased there.
+
+        The bearer token goes with every request, so it must never follow a link to another host
+        (a proxy in front of ARM, or `localhost` written for `127.0.0.1`, also land here).
+        """
+        if _origin(link) == self._origin:
+            return link
+        parts = urlsplit(link)
+        rebased = f"{self._base}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+        log.debug("nextLink host %s differs from the ARM endpoint; following its path there", parts.hostname)
+        return rebased
 
     def _token(self) -> str:
         try:

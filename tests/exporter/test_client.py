@@ -1,0 +1,209 @@
+"""The ARM client against a small scripted server: shapes from the reference the simulator never sends."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from azure_backup_exporter.azure import ApiStats, ArmClient
+from azure_backup_exporter.azure.client import build_session, filter_time, split_windows
+from azure_backup_exporter.azure.errors import (
+    ArmForbidden,
+    ArmMalformedResponse,
+    ArmNotFound,
+    ArmServerError,
+    ArmThrottled,
+    CredentialError,
+)
+from azure_backup_exporter.jobs import VaultRef
+
+VAULT = VaultRef("00000000-0000-0000-0000-000000000001", "rg", "v1")
+JOBS = VAULT.resource_id + "/backupJobs"
+TOKEN = "secret-token-value"
+
+
+class Token:
+    token = TOKEN
+
+
+class StaticCredential:
+    def get_token(self, *scopes: str) -> Token:
+        return Token()
+
+
+class FailingCredential:
+    def get_token(self, *scopes: str) -> Token:
+        raise RuntimeError("DefaultAzureCredential failed. Attempted credentials: EnvironmentCredential, ...")
+
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+class Scripted(ThreadingHTTPServer):
+    """Answers each GET with the next scripted reply for its path, recording what it received."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.replies: dict[str, list[Reply]] = {}
+        self.received: list[tuple[str, dict[str, list[str]], str | None]] = []
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def script(self, path: str, *replies: Reply) -> None:
+        self.replies.setdefault(path, []).extend(replies)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Scripted
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        parts = urlsplit(self.path)
+        self.server.received.append((parts.path, parse_qs(parts.query), self.headers.get("Authorization")))
+        queue = self.server.replies.get(parts.path) or [(404, {}, b'{"error":{"code":"NoScript"}}')]
+        status, headers, body = queue.pop(0) if len(queue) > 1 else queue[0]
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def ok(body: Any, **headers: str) -> Reply:
+    return 200, headers, json.dumps(body).encode()
+
+
+@pytest.fixture
+def server() -> Iterator[Scripted]:
+    scripted = Scripted()
+    thread = threading.Thread(target=scripted.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield scripted
+    scripted.shutdown()
+    scripted.server_close()
+
+
+def client_for(server: Scripted, credential: Any = None) -> ArmClient:
+    scope = "https://management.azure.com/.default"
+    session = build_session(backoff_factor=0.01)
+    return ArmClient(credential or StaticCredential(), server.base, scope, ApiStats(), session=session)
+
+
+def deadline(seconds: float = 10.0) -> float:
+    return time.monotonic() + seconds
+
+
+def test_next_link_followed_as_given_and_never_to_another_host(server: Scripted) -> None:
+    port = server.server_address[1]
+    stale = (
+        f"http://localhost:{port}{JOBS}?api-version=2017-07-01&%24filter=startTime+eq+%27x%27"
+        "&%24skiptoken=%3cContinuationToken%3e1%3c%2fContinuationToken%3e"
+    )
+    server.script(
+        JOBS, ok({"value": [{"name": "a"}], "nextLink": stale}), ok({"value": [], "nextLink": None})
+    )
+    client = client_for(server)
+    pages = list(client.iter_job_pages(VAULT, 0, 86400, deadline()))
+    assert pages == [[{"name": "a"}], []]
+    (_, first, auth1), (_, second, auth2) = server.received
+    assert first["api-version"] == ["2025-08-01"]
+    assert first["$filter"] == [
+        "startTime eq '1970-01-01 12:00:00 AM' and endTime eq '1970-01-02 12:00:00 AM'"
+    ]
+    assert second["api-version"] == ["2017-07-01"] and second["$skiptoken"] == [
+        "<ContinuationToken>1</ContinuationToken>"
+    ]
+    assert auth1 == auth2 == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "code"),
+    [
+        (
+            (404, {}, b'{"error":{"code":"ResourceNotFound","message":"The Resource was not found."}}'),
+            ArmNotFound,
+            "ResourceNotFound",
+        ),
+        (
+            (403, {}, b'{"error":{"code":"AuthorizationFailed","message":"no role"}}'),
+            ArmForbidden,
+            "AuthorizationFailed",
+        ),
+        ((502, {"Content-Type": "text/html"}, b"<html>Bad Gateway</html>"), ArmServerError, "HTTP502"),
+        ((200, {}, b'{"value": [ {"name": "trunc'), ArmMalformedResponse, "MalformedResponse"),
+        ((200, {}, b'{"value": 3}'), ArmMalformedResponse, "MalformedResponse"),
+    ],
+)
+def test_error_replies_become_typed_errors(server: Scripted, reply: Reply, error: type, code: str) -> None:
+    server.script(JOBS, reply)
+    client = client_for(server)
+    with pytest.raises(error) as caught:
+        list(client.iter_job_pages(VAULT, 0, 60, deadline()))
+    assert caught.value.code == code and caught.value.status == reply[0]
+    assert TOKEN not in str(caught.value)
+
+
+def test_throttling_beyond_the_budget_gives_up_in_time(server: Scripted) -> None:
+    server.script(JOBS, (429, {"Retry-After": "60"}, b'{"error":{"code":"SubscriptionRequestsThrottled"}}'))
+    client = client_for(server)
+    with pytest.raises(ArmThrottled):
+        list(client.iter_job_pages(VAULT, 0, 60, deadline(3)))
+    assert client.stats.snapshot().requests == {("list_jobs", "429"): 1}
+
+
+def test_rate_limit_header_and_request_counts(server: Scripted) -> None:
+    server.script(
+        JOBS, (503, {}, b"{}"), ok({"value": []}, **{"x-ms-ratelimit-remaining-subscription-reads": "249"})
+    )
+    client = client_for(server)
+    list(client.iter_job_pages(VAULT, 0, 60, deadline()))
+    snapshot = client.stats.snapshot()
+    assert snapshot.requests == {("list_jobs", "503"): 1, ("list_jobs", "200"): 1}
+    assert snapshot.ratelimit_remaining_reads == {VAULT.subscription_id: 249}
+
+
+def test_missing_credential_says_what_was_tried(server: Scripted) -> None:
+    client = client_for(server, FailingCredential())
+    with pytest.raises(CredentialError, match="Attempted credentials"):
+        client.get_job(VAULT, "j1", deadline())
+    assert server.received == []
+
+
+def test_vault_ids_from_listing_are_read_case_insensitively(server: Scripted) -> None:
+    path = "/subscriptions/s1/providers/Microsoft.RecoveryServices/vaults"
+    rg1 = "/Subscriptions/s1/resourceGroups/RG1/providers/microsoft.recoveryservices/vaults/a"
+    rg2 = "/subscriptions/s1/resourceGroups/rg2/providers/Microsoft.RecoveryServices/vaults/b"
+    server.script(
+        path,
+        ok(
+            {
+                "value": [
+                    {"id": rg1},
+                    {"id": rg2},
+                    {"id": "not-an-id"},
+                ]
+            }
+        ),
+    )
+    vaults = client_for(server).list_vaults("s1", deadline())
+    assert [(v.resource_group, v.name) for v in vaults] == [("RG1", "a"), ("rg2", "b")]
+    assert server.received[0][1]["api-version"] == ["2026-08-01"]
+
+
+def test_windows_never_exceed_30_days_and_times_use_the_cli_format() -> None:
+    windows = split_windows(0, 95 * 86400)
+    assert len(windows) == 4 and all(end - start <= 30 * 86400 for start, end in windows)
+    assert windows[0][0] == 0 and windows[-1][1] == 95 * 86400
+    assert filter_time(13 * 3600 + 5 * 60 + 7.5) == "1970-01-01 01:05:07 PM"
+    assert filter_time(0.2, round_up=True) == "1970-01-01 12:00:01 AM"
