@@ -185,6 +185,8 @@ class Refreshable(Protocol):
 
     def refresh(self, deadline: float) -> bool: ...
 
+    def fetch_details(self, deadline: float) -> None: ...
+
     def snapshot(self) -> VaultSnapshot: ...
 
 
@@ -194,6 +196,9 @@ class VaultSource(Protocol):
 
 class BackupCollector(Collector):
     """Refreshes the vaults that are due (concurrently, within the budget), then renders every vault.
+
+    A refresh has two rounds: every due vault lists its jobs, then the vaults that listed fine fetch
+    job details with what is left of the budget.
 
     Scrapes are served one at a time, so two Prometheus replicas scraping together cost one refresh
     when `min_refresh_interval` is longer than the time between their scrapes.
@@ -252,13 +257,18 @@ class BackupCollector(Collector):
             if tracker.last_refresh_started is None
             or now - tracker.last_refresh_started >= self._min_refresh_interval
         ]
-        futures = [self._pool.submit(self._refresh_one, tracker, deadline) for tracker in due]
-        if futures:
-            wait(futures, timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+        listings = {self._pool.submit(self._refresh_one, tracker, deadline): tracker for tracker in due}
+        if not listings:
+            return
+        done, _ = wait(listings, timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+        refreshed = [listings[future] for future in done if future.result()]
+        details = [self._pool.submit(tracker.fetch_details, deadline) for tracker in refreshed]
+        if details:
+            wait(details, timeout=max(0.0, deadline - time.monotonic()) + 1.0)
 
     @staticmethod
-    def _refresh_one(tracker: Refreshable, deadline: float) -> None:
+    def _refresh_one(tracker: Refreshable, deadline: float) -> bool:
         if time.monotonic() >= deadline:
             log.warning("vault %s: not refreshed, the scrape's time budget ran out first", tracker.vault)
-            return
-        tracker.refresh(deadline)
+            return False
+        return tracker.refresh(deadline)

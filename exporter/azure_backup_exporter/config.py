@@ -48,7 +48,7 @@ OPTIONS: dict[str, Option] = {
     "scrape-timeout": Option(
         "10s", "Time budget of a refresh when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds."
     ),
-    "detail-fetch-budget": Option(50, "Job details (for backup sizes) fetched per vault per refresh."),
+    "detail-fetch-budget": Option(20, "Job details (for backup sizes) fetched per vault per refresh."),
     "log.level": Option("info", "debug, info, warning or error."),
 }
 

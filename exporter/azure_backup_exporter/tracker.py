@@ -3,8 +3,9 @@
 A cold refresh reads the whole lookback (in windows of at most 30 days). A warm refresh reads only
 from the last watermark (minus a small overlap, for jobs that show up late) or from the start of the
 oldest job still running, whichever is older, to now. A finished job is counted once, and its details
-(for its "Backup Size") are fetched once, newest first and at most `detail_budget` per refresh; the
-rest wait for the next refresh, and a job that leaves the lookback before its turn is never fetched.
+(for its "Backup Size") are fetched once: the latest finished job of each entity first, then newest
+first, at most `detail_budget` per refresh and never while the subscription is short of ARM reads;
+the rest wait for the next refresh, and a job that leaves the lookback before its turn is never fetched.
 A failing refresh changes nothing but `up`, so no series vanishes on a transient error.
 """
 
@@ -32,7 +33,8 @@ from .snapshot import (
 log = logging.getLogger(__name__)
 
 WARM_OVERLAP_SECONDS = 600.0
-DEFAULT_DETAIL_BUDGET = 50
+DEFAULT_DETAIL_BUDGET = 20
+READS_RESERVE = 100
 # Operations that never report a "Backup Size": their details are not worth a request.
 NO_SIZE_OPERATIONS = frozenset(
     op.lower()
@@ -99,7 +101,11 @@ class VaultTracker:
     # --- refresh -------------------------------------------------------------------------------
 
     def refresh(self, deadline: float) -> bool:
-        """Bring the state up to date; False if it failed (or another refresh is running)."""
+        """List the jobs that may have changed and fold them in; False if that failed (or is running).
+
+        Job details are left to `fetch_details()`, so that every vault is listed before any
+        vault spends the scrape's budget on details.
+        """
         if not self._refresh_lock.acquire(blocking=False):
             return False
         try:
@@ -114,6 +120,27 @@ class VaultTracker:
                 self._refresh_duration = time.monotonic() - self.last_refresh_started
             return ok
         finally:
+            self._refresh_lock.release()
+
+    def fetch_details(self, deadline: float) -> None:
+        """Fetch the details (sizes) of finished jobs not fetched yet, within the budget and deadline.
+
+        Skipped while the subscription has fewer than `READS_RESERVE` ARM reads left: listing matters more.
+        """
+        if not self._refresh_lock.acquire(blocking=False):
+            return
+        started = time.monotonic()
+        try:
+            remaining = self._client.stats.remaining_reads(self.vault.subscription_id)
+            if remaining is not None and remaining < READS_RESERVE:
+                log.info("vault %s: job details postponed, %d ARM reads left", self.vault, remaining)
+                return
+            self._fetch_details(deadline)
+        except Exception:
+            log.exception("vault %s: fetching job details failed unexpectedly", self.vault)
+        finally:
+            with self._state_lock:
+                self._refresh_duration = (self._refresh_duration or 0.0) + time.monotonic() - started
             self._refresh_lock.release()
 
     def window_start(self, now: float) -> float:
@@ -150,7 +177,6 @@ class VaultTracker:
         with self._state_lock:
             self._malformed.update(malformed)
             self._merge(listed, now)
-        self._fetch_details(deadline)
         return True
 
     def _log_failure(self, error: ArmError) -> None:
@@ -205,7 +231,15 @@ class VaultTracker:
             and job.job_id not in self._details_done
             and job.operation.lower() not in NO_SIZE_OPERATIONS
         ]
-        waiting.sort(key=lambda job: job.start_time, reverse=True)
+        latest: dict[EntityKey, Job] = {}
+        for job in self._jobs.values():
+            if job.finished and (
+                entity_key(job) not in latest or job.start_time > latest[entity_key(job)].start_time
+            ):
+                latest[entity_key(job)] = job
+        latest_ids = {job.job_id for job in latest.values()}
+        # the latest finished job of each entity first (it gives last_job_size_bytes), then newest first
+        waiting.sort(key=lambda job: (job.job_id in latest_ids, job.start_time), reverse=True)
         return waiting[: self._detail_budget]
 
     def _fetch_details(self, deadline: float) -> None:
