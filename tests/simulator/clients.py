@@ -51,6 +51,11 @@ class ArmClient:
         answer.raise_for_status()
         return answer.json()["access_token"]
 
+    def refresh_token(self) -> None:
+        """What a real client does when its token nears expiry (after the test moved the clock)."""
+        self.token = self.fetch_token()
+        self.session.headers["Authorization"] = f"Bearer {self.token}"
+
     def get(
         self, path_or_url: str, api_version: str | None = API_VERSION, **params: str
     ) -> requests.Response:

@@ -1,0 +1,151 @@
+"""The generated estate: deterministic for a seed, and as varied as real estates (all seven job types,
+SQL/HANA flavours, both duration formats, integer actionsInfo, lower-case provider ids, sizes with units)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .clients import ArmClient, Control
+
+SIZE = re.compile(r"\d+(\.\d+)? (KB|MB|GB)")
+TIMESPAN = re.compile(r"(\d+\.)?\d\d:\d\d:\d\d(\.\d{7})?")
+ISO = re.compile(r"P(\d+D)?T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?")
+
+
+def snapshot(sim) -> tuple[dict, list[list[tuple]]]:
+    arm, control = ArmClient(sim), Control(sim)
+    estate = control.estate()
+    jobs = [
+        [
+            (
+                job["name"],
+                job["properties"]["entityFriendlyName"],
+                job["properties"]["operation"],
+                job["properties"]["status"],
+                job["properties"]["startTime"],
+            )
+            for job in arm.list_all_jobs(vault_id)
+            if "endTime" in job["properties"]
+        ]
+        for vault_id in estate["vaults"]
+    ]
+    return estate, jobs
+
+
+def test_the_same_seed_gives_the_same_estate(make_sim) -> None:
+    settings = {"seed": 42, "vaults": 3, "subscriptions": 2, "entities_per_vault": 6, "history_days": 2}
+    first, second, other = make_sim(**settings), make_sim(**settings), make_sim(**{**settings, "seed": 43})
+    assert snapshot(first) == snapshot(second)
+    assert snapshot(first)[0] != snapshot(other)[0]
+
+
+@pytest.fixture(scope="module")
+def varied():
+    """One larger estate read once: 40 vaults x 20 items, 2 days."""
+    from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+
+    from .clients import START
+
+    with Simulator(
+        SimulatorConfig(
+            seed=9, subscriptions=3, vaults=40, entities_per_vault=20, history_days=2, start_time=START
+        )
+    ) as sim:
+        arm, control = ArmClient(sim), Control(sim)
+        vault_ids = control.estate()["vaults"]
+        jobs = [job for vault_id in vault_ids for job in arm.list_all_jobs(vault_id)]
+        details = [arm.get(job["id"]).json() for job in jobs[::25]]
+        vaults = []
+        for subscription in control.estate()["subscriptions"]:
+            listed = arm.get(
+                f"/subscriptions/{subscription}/providers/Microsoft.RecoveryServices/vaults",
+                api_version="2026-08-01",
+            ).json()
+            vaults.extend(listed["value"])
+        yield vault_ids, jobs, details, vaults
+
+
+def test_vaults_spread_over_subscriptions_and_resource_groups(varied) -> None:
+    vault_ids, _, _, vaults = varied
+    assert sorted(vault["id"] for vault in vaults) == sorted(vault_ids)
+    assert len({vault_id.split("/")[2] for vault_id in vault_ids}) == 3
+    assert len({tuple(vault_id.split("/")[2:5]) for vault_id in vault_ids}) >= 4
+
+
+def test_all_seven_job_types_with_their_own_fields(varied) -> None:
+    _, jobs, _, _ = varied
+    by_type = {}
+    for job in jobs:
+        by_type.setdefault(job["properties"]["jobType"], job["properties"])
+    assert set(by_type) == {
+        "AzureIaaSVMJob",
+        "AzureIaaSVMJobV2",
+        "AzureStorageJob",
+        "AzureWorkloadJob",
+        "DpmJob",
+        "MabJob",
+        "VaultJob",
+    }
+    assert "virtualMachineVersion" in by_type["AzureIaaSVMJobV2"]
+    assert "storageAccountName" in by_type["AzureStorageJob"]
+    assert by_type["AzureWorkloadJob"]["workloadType"] in ("SQLDataBase", "SAPHanaDatabase")
+    assert "dpmServerName" in by_type["DpmJob"] and "mabServerName" in by_type["MabJob"]
+    assert by_type["VaultJob"]["operation"] == "UpdateCustomerManagedKey"
+
+
+def test_operations_statuses_and_management_types_seen_in_real_estates(varied) -> None:
+    _, jobs, _, _ = varied
+    operations = {job["properties"]["operation"] for job in jobs}
+    assert {
+        "Backup",
+        "Backup (Full)",
+        "Backup (Differential)",
+        "Backup (Log)",
+        "ConfigureBackup",
+        "Restore",
+    } <= operations
+    statuses = {job["properties"]["status"] for job in jobs}
+    assert {"Completed", "Failed", "CompletedWithWarnings", "InProgress"} <= statuses
+    types = {job["properties"].get("backupManagementType") for job in jobs}
+    assert {"AzureIaasVM", "AzureWorkload", "AzureStorage", "MAB", "DPM", "AzureBackupServer"} <= types
+
+
+def test_both_wire_formats_of_durations_actions_and_ids(varied) -> None:
+    _, jobs, _, _ = varied
+    durations = [job["properties"]["duration"] for job in jobs]
+    assert all(ISO.fullmatch(value) or TIMESPAN.fullmatch(value) for value in durations)
+    assert any(ISO.fullmatch(value) for value in durations) and any(
+        TIMESPAN.fullmatch(value) for value in durations
+    )
+    actions = [value for job in jobs for value in job["properties"].get("actionsInfo", [])]
+    assert {"Retriable", 2} <= set(actions), "actionsInfo as names and as integers"
+    assert all(job["id"].startswith(("/Subscriptions/", "/subscriptions/")) for job in jobs)
+    assert any("/providers/microsoft.recoveryservices/" in job["id"] for job in jobs)
+    assert any(
+        job["id"].startswith("/Subscriptions/") and "/Microsoft.RecoveryServices/" in job["id"]
+        for job in jobs
+    )
+
+
+def test_failures_carry_real_looking_error_details(varied) -> None:
+    _, jobs, _, _ = varied
+    failed = [job["properties"] for job in jobs if job["properties"]["status"] == "Failed"]
+    assert 0.02 < len(failed) / len(jobs) < 0.1
+    for properties in failed:
+        detail = properties["errorDetails"][0]
+        assert detail["errorString"] and detail["recommendations"]
+        if properties["jobType"] in ("AzureIaaSVMJob", "AzureIaaSVMJobV2", "AzureWorkloadJob"):
+            assert isinstance(detail["errorCode"], int) and detail["errorTitle"].startswith(
+                ("UserError", "Ext")
+            )
+
+
+def test_details_carry_sizes_as_text_with_units_and_lists_do_not(varied) -> None:
+    _, jobs, details, _ = varied
+    assert all("extendedInfo" not in job["properties"] for job in jobs)
+    sizes = [detail["properties"]["extendedInfo"]["propertyBag"].get("Backup Size") for detail in details]
+    sizes = [size for size in sizes if size]
+    assert len(sizes) > 10 and all(SIZE.fullmatch(size) for size in sizes)
+    assert {size.split()[1] for size in sizes} >= {"MB"}
