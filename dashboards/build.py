@@ -456,7 +456,7 @@ def overview() -> dict:
             sort_by="Since last success",
         ), 24, 12),
         (table(
-            "Running jobs",
+            "Jobs running now",
             "The most recent job of each entity and operation when it is still running, with the time "
             "elapsed so far, longest first." + EMPTY_NOTE.format("no backup is running right now"),
             "s",
@@ -609,12 +609,12 @@ def overview() -> dict:
         ), 8, 8),
         (timeseries(
             "Unreadable job records",
-            "Job records from Azure that the exporter skipped because it could not parse them, per vault and "
-            "reason, in each interval: data the dashboards cannot show." + EMPTY_NOTE.format("every record "
-            "parses"),
+            "Job records from Azure that the exporter skipped because it could not parse them, per vault, "
+            "in each interval: data the dashboards cannot show (the exporter's log says why)."
+            + EMPTY_NOTE.format("every record parses"),
             "short",
-            [target(f"sum by (vault, reason) ({increase('azure_backup_jobs_malformed_total', vault)})", "A",
-                    "{{vault}} {{reason}}")],
+            [target(f"sum by (vault) ({increase('azure_backup_jobs_malformed_total', vault)})", "A",
+                    "{{vault}}")],
             bars=True, stack=True,
         ), 8, 6),
         (timeseries(

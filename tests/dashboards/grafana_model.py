@@ -30,6 +30,7 @@ EMPTY_WHEN_HEALTHY = {
     OVERVIEW_UID: {
         "Outside recovery point objective",
         "Running jobs",
+        "Jobs running now",
         "Vaults failing to refresh",
         "Current errors",
         "Failed jobs by vault",

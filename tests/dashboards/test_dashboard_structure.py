@@ -103,6 +103,12 @@ def test_every_panel_has_title_description_unit_and_a_place(board: dict) -> None
 
 
 @pytest.mark.parametrize("board", BOARDS)
+def test_panel_titles_are_unique(board: dict) -> None:
+    titles = [panel["title"] for panel in panels(board)]
+    assert sorted(titles) == sorted(set(titles))
+
+
+@pytest.mark.parametrize("board", BOARDS)
 def test_status_panels_colour_by_thresholds_or_value_mappings(board: dict) -> None:
     for panel in panels(board):
         defaults = panel["fieldConfig"]["defaults"]

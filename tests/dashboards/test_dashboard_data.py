@@ -1,0 +1,198 @@
+"""Every panel and variable query returns data from a real Prometheus that scraped the real exporter.
+
+The exporter (`azure-backup-exporter serve`, a subprocess) reads the simulator's default estate, plus a
+few entities added through the control API so that the estate also has what a healthy one lacks: a
+running job, a failed job with an error code, an entity outside its recovery point objective, a job
+record Azure garbled, a vault the exporter may not read, server errors, and jobs finishing while
+Prometheus watches (so that `increase()` has something to count). Panels listed in
+`EMPTY_WHEN_HEALTHY` are the ones that show nothing without that trouble; they must show data here too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from grafana_model import (
+    EMPTY_WHEN_HEALTHY,
+    ENTITY_UID,
+    Query,
+    all_values,
+    by_uid,
+    dashboards,
+    grafana_builtins,
+    queries,
+    substitute,
+    variable_query,
+    variables,
+)
+from support.exporter import ExporterProcess
+from support.prometheus import PrometheusServer, ScrapeJob
+
+SCRAPE_INTERVAL_SECONDS = 1
+STEP_SECONDS = 1
+LEGEND_LABEL = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+GIB = 1024**3
+
+# On the entity dashboard, panels that are empty for a healthy entity are checked on an entity in trouble.
+ENTITY_IN_TROUBLE = {"Error codes": "dash-failed", "Running for": "dash-running"}
+
+
+@dataclass
+class ScrapedEstate:
+    prometheus: PrometheusServer
+    start: float
+    end: float
+    healthy_entity: dict[str, str]  # labels of a default-estate entity whose last backup succeeded
+
+    def run(self, query: Query, expr: str) -> list[dict[str, Any]]:
+        if query.instant:
+            return self.prometheus.query(expr, at=self.end)
+        return self.prometheus.query_range(expr, self.start, self.end, STEP_SECONDS)
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _post(simulator: Simulator, path: str, body: dict) -> dict:
+    response = requests.post(f"{simulator.control_url}/{path}", json=body, timeout=10)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def _add_trouble(simulator: Simulator, vault: str, revoked_vault: str) -> dict[str, str]:
+    """Jobs and faults a healthy estate lacks; returns the names of the jobs to finish later."""
+    now = time.time()
+
+    def job(entity: str, status: str, start: float, end: float | None = None, **extra: Any) -> str:
+        body = {"vault": vault, "entity": entity, "operation": "Backup", "status": status,
+                "start_time": _iso(start), "end_time": _iso(end) if end else None, **extra}
+        return _post(simulator, "jobs", body)["name"]
+
+    job("dash-running", "InProgress", now - 600)
+    job("dash-stale", "Completed", now - 3 * 86400, now - 3 * 86400 + 1200, backup_size_bytes=GIB)
+    job("dash-failed", "Failed", now - 7200, now - 6600, error_code=400002,
+        error_title="The VM agent is unable to communicate with Azure Backup.")
+    job("dash-garbled", "Completed", now - 3600, now - 3000, properties={"startTime": "not a time"})
+    _post(simulator, "faults", {"revoked_vaults": [revoked_vault]})
+    return {
+        "dash-finishing": job("dash-finishing", "InProgress", now - 300),
+        "dash-fails-later": job("dash-fails-later", "InProgress", now - 300),
+    }
+
+
+def _warm_up(exporter: ExporterProcess, simulator: Simulator) -> None:
+    """Scrape until a refresh fetches no more job details: the cold start is slower than a scrape interval."""
+    def detail_requests() -> int:
+        counts = requests.get(f"{simulator.control_url}/requests", timeout=10).json()["by_route"]
+        return sum(counts.get("get_job", {}).values())
+
+    previous = -1
+    for _ in range(10):
+        exporter.metrics()
+        current = detail_requests()
+        if current == previous:
+            return
+        previous = current
+    raise AssertionError("the exporter kept fetching job details after 10 scrapes")
+
+
+@pytest.fixture(scope="module")
+def scraped() -> Iterator[ScrapedEstate]:
+    with ExitStack() as stack:
+        simulator = stack.enter_context(Simulator(SimulatorConfig()))
+        estate = requests.get(f"{simulator.control_url}/estate", timeout=10).json()
+        revoked = _post(simulator, "vaults", {"subscription": estate["subscriptions"][0],
+                                              "resource_group": "rg-dashboards", "name": "rsv-revoked"})["id"]
+        to_finish = _add_trouble(simulator, estate["vaults"][0], revoked)
+        exporter = stack.enter_context(ExporterProcess.for_simulator(
+            simulator, vaults=[*estate["vaults"], revoked], extra_args=["--min-refresh-interval", "0s"]))
+        interval = f"{SCRAPE_INTERVAL_SECONDS}s"
+        job = ScrapeJob("azure-backup", [exporter.address], scrape_interval=interval, scrape_timeout=interval)
+        prometheus = stack.enter_context(PrometheusServer([job], scrape_interval=interval))
+        start = time.time()
+        _warm_up(exporter, simulator)  # while Prometheus takes its ~5 s to apply its targets
+        prometheus.wait_for_targets_up()
+        prometheus.wait_for_scrapes(1)
+
+        _post(simulator, "faults", {"server_error_rate": 0.5})
+        prometheus.wait_for('azure_backup_api_requests_total{code=~"5.."}')
+        _post(simulator, "faults", {"server_error_rate": 0.0})
+
+        _post(simulator, f"jobs/{to_finish['dash-finishing']}/finish",
+              {"status": "Completed", "backup_size_bytes": 3 * GIB})
+        _post(simulator, f"jobs/{to_finish['dash-fails-later']}/finish",
+              {"status": "Failed", "error_code": 100023})
+        prometheus.wait_for('azure_backup_last_job_status{entity="dash-fails-later", status="Failed"}')
+        prometheus.wait_for('azure_backup_last_job_status{entity="dash-finishing", status="Completed"}')
+        prometheus.wait_for_scrapes(2)  # so that a range-query step falls after the jobs finished
+
+        healthy = prometheus.query(
+            'topk(1, azure_backup_last_job_status{operation="Backup", status="Completed", entity!~"dash-.*"} '
+            "and on (vault, entity, operation) azure_backup_last_job_size_bytes)"
+        )
+        assert healthy, "the default estate has no entity whose last backup succeeded"
+        yield ScrapedEstate(prometheus, start, time.time(), healthy[0]["metric"])
+
+
+def _values_for(board: dict, query: Query, scraped: ScrapedEstate) -> dict[str, str]:
+    entity = scraped.healthy_entity["entity"]
+    if query.panel is not None and query.panel["title"] in ENTITY_IN_TROUBLE:
+        entity = ENTITY_IN_TROUBLE[query.panel["title"]]
+    values = all_values(board, {"entity": entity, "operation": scraped.healthy_entity["operation"]})
+    return values | grafana_builtins(scrape_interval_seconds=SCRAPE_INTERVAL_SECONDS,
+                                     step_seconds=STEP_SECONDS, range_seconds=scraped.end - scraped.start)
+
+
+def _finite_values(result: list[dict[str, Any]]) -> list[float]:
+    samples = [sample for series in result for sample in series.get("values", [series.get("value")])]
+    return [float(value) for _, value in samples if math.isfinite(float(value))]
+
+
+PANEL_QUERIES = [pytest.param(query, id=f"{query.dashboard_uid}: {query.where}")
+                 for board in dashboards() for query in queries(board) if query.panel is not None]
+
+
+@pytest.mark.parametrize("query", PANEL_QUERIES)
+def test_panel_query_returns_data(query: Query, scraped: ScrapedEstate) -> None:
+    board = by_uid(query.dashboard_uid)
+    expr = substitute(query.expr, _values_for(board, query, scraped))
+    result = scraped.run(query, expr)
+    assert _finite_values(result), f"{query.where} shows no data:\n{expr}"
+    target = next(t for t in query.panel["targets"] if t["expr"] == query.expr)
+    for label in LEGEND_LABEL.findall(target.get("legendFormat", "")):
+        assert all(label in series["metric"] for series in result), f"{query.where}: no label {label!r}"
+
+
+def test_the_trouble_that_empty_panels_wait_for_was_really_there(scraped: ScrapedEstate) -> None:
+    """The empty-when-healthy panels pass above only because of the added trouble; check it was seen."""
+    prometheus = scraped.prometheus
+    assert prometheus.query('azure_backup_vault_up{vault="rsv-revoked"} == 0')
+    assert prometheus.query('azure_backup_last_job_error_info{entity="dash-failed", error_code="400002"}')
+    assert prometheus.query('azure_backup_last_job_status{entity="dash-running", status="InProgress"}')
+    assert prometheus.query('azure_backup_jobs_malformed_total{vault=~".+"} > 0')
+    assert set(EMPTY_WHEN_HEALTHY) == {board["uid"] for board in dashboards()}
+
+
+@pytest.mark.parametrize("board", [pytest.param(board, id=board["uid"]) for board in dashboards()])
+def test_every_variable_lists_values(board: dict, scraped: ScrapedEstate) -> None:
+    values = all_values(board, {"entity": scraped.healthy_entity["entity"],
+                                "operation": scraped.healthy_entity["operation"]})
+    for variable in variables(board):
+        if variable["type"] != "query":
+            continue
+        selector = variable_query(variable).removeprefix("label_values(").rsplit(",", 1)[0]
+        result = scraped.prometheus.query(substitute(selector, values), at=scraped.end)
+        listed = {series["metric"].get(variable["name"]) for series in result} - {None}
+        assert listed, f"{board['uid']}: variable {variable['name']} lists nothing"
+        if board["uid"] == ENTITY_UID and variable["name"] in ("entity", "operation"):
+            assert scraped.healthy_entity[variable["name"]] in listed

@@ -1,0 +1,130 @@
+"""The exporter as a user runs it (`azure-backup-exporter serve` in a subprocess), pointed at a simulator.
+
+Why a subprocess: tests that feed a real Prometheus should scrape what an operator would deploy, with
+the real command line, the real credential chain (managed identity via `IDENTITY_ENDPOINT`) and the
+real HTTP server, not objects wired by hand.
+
+    from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+    from support.exporter import ExporterProcess
+
+    with Simulator(SimulatorConfig()) as sim, ExporterProcess.for_simulator(sim, vaults=[...]) as exporter:
+        exporter.metrics()        # one scrape, as text
+        exporter.address          # "127.0.0.1:PORT", a Prometheus target
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from .net import free_port, wait_until
+
+EXPORTER_COMMAND = (str(Path(sys.executable).with_name("azure-backup-exporter")),)
+# Credentials that would make DefaultAzureCredential pick something other than the simulator's endpoint.
+OTHER_CREDENTIALS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
+                     "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH",
+                     "MSI_ENDPOINT", "MSI_SECRET", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT")
+
+
+class ExporterStartError(RuntimeError):
+    """The exporter exited or did not serve /metrics in time; the message ends with its output."""
+
+
+class ExporterProcess:
+    """`azure-backup-exporter serve` on 127.0.0.1 and a free port, stopped (and its log removed) on exit.
+
+    `args` are extra command-line options (`--vault ...`, `--min-refresh-interval 0s`); `env` is added to
+    a copy of this process's environment with the other Azure credential variables removed.
+    """
+
+    def __init__(self, args: Sequence[str], env: Mapping[str, str], *, ready_timeout: float = 30.0) -> None:
+        self.args = list(args)
+        self.env = dict(env)
+        self.ready_timeout = ready_timeout
+        self.port: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()
+
+    @classmethod
+    def for_simulator(cls, simulator: Any, *, vaults: Iterable[str] = (), subscriptions: Iterable[str] = (),
+                      extra_args: Sequence[str] = ()) -> ExporterProcess:
+        """An exporter reading `vaults`/`subscriptions` from `simulator` with its managed-identity token."""
+        args = ["--arm-endpoint", simulator.arm_endpoint]
+        args += [arg for vault in vaults for arg in ("--vault", vault)]
+        args += [arg for subscription in subscriptions for arg in ("--subscription", subscription)]
+        env = {"IDENTITY_ENDPOINT": simulator.identity_endpoint, "IDENTITY_HEADER": simulator.identity_header}
+        return cls([*args, *extra_args], env)
+
+    @property
+    def address(self) -> str:
+        """`127.0.0.1:PORT`, as a Prometheus target."""
+        if self.port is None:
+            raise RuntimeError("the exporter is not started")
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def start(self) -> ExporterProcess:
+        environment = {key: value for key, value in os.environ.items() if key not in OTHER_CREDENTIALS}
+        environment.update(self.env)
+        self.port = free_port()
+        self._process = subprocess.Popen(
+            [*EXPORTER_COMMAND, "serve", "--web.listen-address", self.address, *self.args],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=environment,
+        )
+        try:
+            wait_until(self._serving, timeout=self.ready_timeout, what="the exporter to serve /metrics")
+        except (TimeoutError, ExporterStartError) as error:
+            self.stop()
+            raise ExporterStartError(f"{error}\n{self.output()}") from None
+        return self
+
+    def _serving(self) -> bool:
+        assert self._process is not None
+        if self._process.poll() is not None:
+            raise ExporterStartError(f"the exporter exited with status {self._process.returncode}")
+        try:
+            return requests.get(f"{self.url}/", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def metrics(self, timeout: float = 30.0) -> str:
+        """One scrape of `/metrics`, as Prometheus would do it (with its scrape-timeout header)."""
+        response = requests.get(f"{self.url}/metrics", timeout=timeout,
+                                headers={"X-Prometheus-Scrape-Timeout-Seconds": str(timeout)})
+        response.raise_for_status()
+        return response.text
+
+    def output(self, limit: int = 4000) -> str:
+        """What the exporter wrote to stdout and stderr so far (the end of it)."""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")[-limit:]
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def close(self) -> None:
+        self.stop()
+        self._log.close()
+
+    def __enter__(self) -> ExporterProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
