@@ -430,8 +430,9 @@ def overview() -> dict:
                 {"id": "merge", "options": {}},
                 {"id": "organize", "options": {
                     "excludeByName": {"Time": True, "Value #B": True},
-                    "indexByName": {"vault": 0, "backup_management_type": 1, "entity": 2, "operation": 3,
-                                    "status": 4, "Value #A": 5},
+                    "indexByName": {name: index for index, name in enumerate(
+                        ("vault", "backup_management_type", "entity", "operation", "status", "Value #A",
+                         "job", "subscription_id", "resource_group", "Time", "Value #B"))},
                     "renameByName": {"Value #A": "Since last success", "status": "Last job status",
                                      "backup_management_type": "Type"},
                 }},

@@ -179,3 +179,12 @@ def test_the_entity_dashboard_selects_one_entity_and_operation_exactly() -> None
             for _, op, value in selector.matchers:
                 if value in ("$entity", "$operation"):
                     assert op == "=", f"{query.where}: a single value is not regex-escaped by Grafana"
+
+
+def test_the_docs_list_every_panel_with_its_question() -> None:
+    text = (REPO / "docs" / "dashboards.md").read_text()
+    overview, entity = text.split("## Entity (`azure-backup-entity`)")
+    for board, section in ((by_uid(OVERVIEW_UID), overview), (by_uid(ENTITY_UID), entity)):
+        documented = set(re.findall(r"^\| ([^|]+?) \| .+\|$", section, flags=re.MULTILINE))
+        missing = {panel["title"] for panel in panels(board)} - documented
+        assert not missing, f"docs/dashboards.md lacks {sorted(missing)} for {board['uid']}"
