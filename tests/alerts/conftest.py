@@ -1,0 +1,51 @@
+"""Paths and tools of the alerting tests. A missing tool fails the test: it never skips."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ALERTS = REPO / "alerts"
+RULES = ALERTS / "azure-backup.rules.yaml"
+RULE_TESTS = ALERTS / "tests"
+ALERTMANAGER_EXAMPLE = ALERTS / "alertmanager.example.yml"
+RUNBOOKS = REPO / "docs" / "runbooks.md"
+
+
+def require_tool(*names: str) -> str:
+    """Absolute path of the first of `names` on PATH, or a failed test naming the Debian package."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.fail(
+        f"{' or '.join(names)} not found on PATH: install Debian 'prometheus' (promtool) and "
+        "'prometheus-alertmanager' (amtool, prometheus-alertmanager), or run 'make tools'"
+    )
+
+
+def run(command: Sequence[str], cwd: Path = REPO, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a tool to completion, capturing its output as text."""
+    return subprocess.run(
+        list(command), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    return require_tool("promtool")
+
+
+@pytest.fixture(scope="session")
+def amtool() -> str:
+    return require_tool("amtool")
+
+
+@pytest.fixture(scope="session")
+def alertmanager_binary() -> str:
+    return require_tool("prometheus-alertmanager", "alertmanager")

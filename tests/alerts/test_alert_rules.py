@@ -1,0 +1,218 @@
+"""The shipped alert rules: valid, lint-free, unit-tested by promtool, documented, and tunable in one edit.
+
+promtool is the judge of the PromQL and of the alerts' behaviour (alerts/tests/*.yaml hold the series
+histories); these tests run it and check what a reader of the rules and runbooks relies on.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from azure_backup_exporter.collector import METRICS
+
+from .conftest import RULE_TESTS, RULES, RUNBOOKS, run
+
+REQUIRED_ALERTS = {
+    "AzureBackupJobFailed",
+    "AzureBackupRepeatedFailures",
+    "AzureBackupNoRecentSuccess",
+    "AzureBackupNoSuccessInLookback",
+    "AzureBackupJobRunningTooLong",
+    "AzureBackupCompletedWithWarnings",
+    "AzureBackupProtectionDisabled",
+    "AzureBackupVaultRefreshFailing",
+    "AzureBackupApiThrottled",
+    "AzureBackupExporterDown",
+}
+RUNBOOK_BASE = "https://github.com/example-org/azure-backup-exporter/blob/main/docs/runbooks.md#"
+TUNABLE = re.compile(r"(?P<value>\d+(?:\.\d+)?)[ \t]*#[ \t]*tunable:[ \t]*(?P<name>[a-z0-9_]+)")
+PROMETHEUS_LABELS = {"job", "instance", "le"}
+
+
+def load_rules() -> list[dict[str, Any]]:
+    document = yaml.safe_load(RULES.read_text())
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def alerting_rules() -> dict[str, dict[str, Any]]:
+    return {rule["alert"]: rule for rule in load_rules() if "alert" in rule}
+
+
+def glance_table() -> dict[str, list[str]]:
+    """Rows of the runbooks' "Alerts at a glance" table: alert name -> its cells."""
+    text = RUNBOOKS.read_text()
+    section = text.split("## Alerts at a glance", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        match = re.match(r"\| \[(AzureBackup\w+)\]\(#(\w+)\) \|", line)
+        if match:
+            cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+            rows[match.group(1)] = cells
+    return rows
+
+
+def test_promtool_check_rules_reports_no_lint_finding(promtool: str) -> None:
+    result = run([promtool, "check", "rules", "--lint=all", "--lint-fatal", str(RULES)])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "SUCCESS" in output and "FAILED" not in output, output
+
+
+def test_promtool_unit_tests_pass(promtool: str) -> None:
+    files = sorted(RULE_TESTS.glob("*.yaml"))
+    assert files, "no promtool tests in alerts/tests"
+    result = run([promtool, "test", "rules", *map(str, files)], cwd=RULE_TESTS)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert output.count("SUCCESS") == len(files), output
+
+
+def test_every_alert_has_a_firing_case_and_a_near_miss() -> None:
+    fires: set[str] = set()
+    misses: set[str] = set()
+    for path in RULE_TESTS.glob("*.yaml"):
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for check in case.get("alert_rule_test", []):
+                expected = check.get("exp_alerts") or []
+                (fires if expected else misses).add(check["alertname"])
+                for alert in expected:
+                    pinned = set(alert.get("exp_annotations", {}))
+                    assert {"summary", "description", "runbook_url"} <= pinned, (
+                        f"{path.name}: a firing case of {check['alertname']} must pin every annotation"
+                    )
+    assert REQUIRED_ALERTS - fires == set(), "alerts without a firing case"
+    assert REQUIRED_ALERTS - misses == set(), "alerts without a near miss"
+
+
+def test_the_issue_alerts_exist_with_severity_and_annotations() -> None:
+    alerts = alerting_rules()
+    assert REQUIRED_ALERTS <= set(alerts)
+    for name, rule in alerts.items():
+        assert name.startswith("AzureBackup")
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
+        annotations = rule["annotations"]
+        assert "{{" not in annotations["summary"], f"{name}: summary is a static sentence"
+        assert "{{ $labels.vault }}" in annotations["description"] or name == "AzureBackupApiThrottled" or (
+            name == "AzureBackupExporterDown"
+        ), name
+        assert annotations["runbook_url"] == RUNBOOK_BASE + name.lower(), name
+
+
+def test_entity_alerts_name_vault_entity_and_operation_in_their_description() -> None:
+    for name, rule in alerting_rules().items():
+        if "entity" not in rule["expr"] and "azure_backup_last_" not in rule["expr"]:
+            continue
+        description = rule["annotations"]["description"]
+        for label in ("vault", "entity", "operation", "resource_group", "subscription_id"):
+            assert f"$labels.{label}" in description, f"{name} does not name {label}"
+
+
+def test_every_alert_has_a_runbook_section_and_a_correct_row_in_the_glance_table() -> None:
+    headings = set(re.findall(r"^## (AzureBackup\w+)$", RUNBOOKS.read_text(), flags=re.MULTILINE))
+    rows = glance_table()
+    for name, rule in alerting_rules().items():
+        assert name in headings, f"docs/runbooks.md has no section '## {name}'"
+        assert name in rows, f"the glance table has no row for {name}"
+        _, expression, for_cell, severity, why = rows[name]
+        assert for_cell == rule.get("for", "0m"), f"{name}: table says for {for_cell}"
+        assert severity == rule["labels"]["severity"], f"{name}: table says {severity}"
+        assert expression and len(why) > 40, f"{name}: expression and reason must be given"
+
+
+def test_every_tunable_appears_once_and_is_documented_with_its_default() -> None:
+    expressions = "\n".join(rule["expr"] for rule in load_rules())
+    tunables = [(m.group("name"), m.group("value")) for m in TUNABLE.finditer(expressions)]
+    names = [name for name, _ in tunables]
+    assert len(names) == len(set(names)), f"a tunable appears twice: {names}"
+    assert len(names) == expressions.count("# tunable:"), "a '# tunable:' comment does not follow a number"
+    assert len(names) == RULES.read_text().count("# tunable:") - 1, "a tunable outside an expression"
+    runbooks = RUNBOOKS.read_text()
+    for name, value in tunables:
+        assert re.search(rf"^\| `{name}` \| `{value}`", runbooks, flags=re.MULTILINE), (
+            f"docs/runbooks.md does not document tunable {name} with default {value}"
+        )
+
+
+def test_rules_use_only_metrics_and_labels_of_the_exporter_contract() -> None:
+    exposed: dict[str, set[str]] = {}
+    for spec in METRICS:
+        if spec.kind == "histogram":
+            for suffix in ("_bucket", "_sum", "_count"):
+                exposed[spec.name + suffix] = set(spec.labels) | {"le"}
+        else:
+            exposed[spec.name] = set(spec.labels)
+    recorded = {rule["record"] for rule in load_rules() if "record" in rule}
+    all_labels = set().union(*exposed.values()) | PROMETHEUS_LABELS | {"status"}
+    for rule in load_rules():
+        expr = rule["expr"]
+        for metric in set(re.findall(r"\b(azure_backup[a-z0-9_:]*)", expr)):
+            assert metric in exposed or metric in recorded, f"unknown metric {metric} in {expr}"
+        selectors = re.findall(r"\b(azure_backup_[a-z0-9_]+|up)\{([^}]*)\}", expr, flags=re.DOTALL)
+        for metric, matchers in selectors:
+            allowed = exposed.get(metric, PROMETHEUS_LABELS)
+            for label in re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers):
+                assert label in allowed | PROMETHEUS_LABELS, f"{metric} has no label {label}"
+        for grouping in re.findall(r"\b(?:on|ignoring|by|without)\s*\(([^)]*)\)", expr):
+            for label in filter(None, (part.strip() for part in grouping.split(","))):
+                assert label in all_labels, f"unknown label {label} in {expr}"
+
+
+ENTITY = {
+    "subscription_id": "s",
+    "resource_group": "r",
+    "vault": "v",
+    "backup_management_type": "AzureIaasVM",
+    "entity": "vm",
+    "operation": "Backup",
+}
+NO_RECENT_SUCCESS_AFTER_90M = {
+    "exp_labels": {"severity": "critical", **ENTITY},
+    "exp_annotations": {
+        "summary": "An Azure Backup entity has no recovery point within its recovery point objective.",
+        "description": "The last successful Backup of vm (AzureIaasVM) in vault v (resource group r, "
+        "subscription s) ended 1h 30m 0s ago, longer ago than its recovery point objective.",
+        "runbook_url": RUNBOOK_BASE + "azurebackupnorecentsuccess",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("rpo_seconds", "fires"),
+    [(None, False), ("3600", True)],
+    ids=["shipped-26h-rpo-is-quiet-after-90m", "rpo-tuned-to-1h-fires-after-90m"],
+)
+def test_tuning_the_rpo_is_one_number(
+    promtool: str, tmp_path: Path, rpo_seconds: str | None, fires: bool
+) -> None:
+    text = RULES.read_text()
+    if rpo_seconds is not None:
+        text, replaced = TUNABLE.subn(
+            lambda m: (rpo_seconds if m.group("name") == "rpo_seconds" else m.group("value"))
+            + m.group(0)[len(m.group("value")) :],
+            text,
+        )
+        assert replaced >= 1
+    (tmp_path / "rules.yaml").write_text(text)
+    matchers = ",".join(f'{name}="{value}"' for name, value in ENTITY.items())
+    unit_test = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "5m",
+        "tests": [{
+            "interval": "5m",
+            "input_series": [
+                {"series": f"azure_backup_last_success_timestamp_seconds{{{matchers}}}", "values": "0x60"}
+            ],
+            "alert_rule_test": [{
+                "eval_time": "90m",
+                "alertname": "AzureBackupNoRecentSuccess",
+                "exp_alerts": [NO_RECENT_SUCCESS_AFTER_90M] if fires else [],
+            }],
+        }],
+    }  # fmt: skip
+    (tmp_path / "rpo.test.yaml").write_text(yaml.safe_dump(unit_test))
+    result = run([promtool, "test", "rules", "rpo.test.yaml"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
