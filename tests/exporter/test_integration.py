@@ -247,10 +247,21 @@ def test_serve_logs_no_token_or_secret(start_sim: Callable[..., Sim]) -> None:
     token = ManagedIdentityCredential().get_token("https://management.azure.com/.default").token
     port = free_port()
     command = [
-        str(Path(sys.executable).with_name("azure-backup-exporter")), "serve", "--log.level", "debug",
-        "--web.listen-address", f"127.0.0.1:{port}", "--arm-endpoint", sim.simulator.arm_endpoint,
-        "--vault", healthy, "--vault", revoked, "--min-refresh-interval", "0s",
-    ]  # fmt: skip
+        str(Path(sys.executable).with_name("azure-backup-exporter")),
+        "serve",
+        "--log.level",
+        "debug",
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        "--arm-endpoint",
+        sim.simulator.arm_endpoint,
+        "--vault",
+        healthy,
+        "--vault",
+        revoked,
+        "--min-refresh-interval",
+        "0s",
+    ]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     try:
         wait_until_listening(port)
@@ -278,3 +289,39 @@ def wait_until_listening(port: int) -> None:
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"nothing listens on port {port}")
+
+
+def test_a_hanging_azure_costs_the_scrape_budget_not_the_scrape(
+    start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter], caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = start_sim(vaults=0)
+    vault = sim.add_vault("rsv-slow")
+    sim.add_job(vault, "vm-1")
+    exporter = start_exporter(sim, vaults=[vault])
+    assert value(scrape(exporter), "azure_backup_vault_up", vault="rsv-slow") == 1.0
+    sim.control("faults", {"hang_seconds": 60})
+    with caplog.at_level(logging.ERROR, logger="azure_backup_exporter"):
+        text = scrape(exporter, headers={"X-Prometheus-Scrape-Timeout-Seconds": "2"})
+    assert value(text, "azure_backup_vault_up", vault="rsv-slow") == 0.0
+    assert value(text, "azure_backup_last_job_status", vault="rsv-slow", entity="vm-1") == 1.0
+    assert value(text, "azure_backup_api_requests_total", endpoint="list_jobs", code="timeout") == 1.0
+    assert any("rsv-slow" in r.getMessage() and "Timeout" in r.getMessage() for r in caplog.records)
+
+
+def test_a_lookback_longer_than_30_days_is_read_in_windows(
+    start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
+) -> None:
+    sim = start_sim(vaults=0, max_window_days=30)
+    vault = sim.add_vault("rsv-history")
+    for days in (1, 35, 65, 80):
+        sim.add_job(
+            vault,
+            f"vm-{days}",
+            start_time=iso(timedelta(days=-days)),
+            end_time=iso(timedelta(days=-days, hours=1)),
+        )
+    text = scrape(start_exporter(sim, vaults=[vault], lookback="70d", detail_fetch_budget="0"))
+    assert value(text, "azure_backup_vault_up", vault="rsv-history") == 1.0
+    entities = {labels["entity"] for labels, _ in samples(text)["azure_backup_last_job_status"]}
+    assert entities == {"vm-1", "vm-35", "vm-65"}
+    assert sim.requests()["list_jobs"] == {"200": 3}

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
 
 from ..jobs import VaultRef
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 JOBS_API_VERSION = "2025-08-01"
 VAULTS_API_VERSION = "2026-08-01"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-MAX_WINDOW_SECONDS = 30 * 86400
+MAX_WINDOW_SECONDS = 30 * 86400 - 60  # 30 days, less room for rounding to whole seconds
 MAX_PAGES = 10_000
 RATELIMIT_HEADER = "x-ms-ratelimit-remaining-subscription-reads"
 
@@ -64,16 +65,23 @@ class _BudgetExhausted(Exception):
         self.status = status
 
 
+def _code(response: Any, error: Exception | None) -> str:
+    """The `code` label of one attempt: its HTTP status, else `timeout` or `error`."""
+    if response is not None:
+        return str(response.status)
+    return "timeout" if isinstance(error, TimeoutError | ReadTimeoutError | ConnectTimeoutError) else "error"
+
+
 class BudgetRetry(Retry):
     """urllib3 `Retry` that counts every retried response and refuses to sleep past the deadline."""
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def, override]
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
         call: _Call | None = getattr(_current, "call", None)
+        if call is not None and time.monotonic() >= call.deadline:
+            raise MaxRetryError(_pool, url, error or ResponseError("the scrape's time budget ran out"))
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
         if call is not None:
-            call.stats.record_request(
-                call.endpoint, str(response.status) if response is not None else "error"
-            )
+            call.stats.record_request(call.endpoint, _code(response, error))
         return retry
 
     def sleep(self, response=None) -> None:  # type: ignore[no-untyped-def]
@@ -290,6 +298,10 @@ class ArmClient:
             self.stats.record_request(endpoint, "timeout")
             raise ArmUnreachable(0, "Timeout", f"no answer within {timeout:.1f}s", endpoint) from None
         except requests.RequestException as error:
+            reason = getattr(error.args[0], "reason", None) if error.args else None
+            if isinstance(reason, ReadTimeoutError | ConnectTimeoutError):
+                self.stats.record_request(endpoint, "timeout")
+                raise ArmUnreachable(0, "Timeout", f"no answer within {timeout:.1f}s", endpoint) from None
             self.stats.record_request(endpoint, "error")
             raise ArmUnreachable(0, "ConnectionError", type(error).__name__, endpoint) from None
         self.stats.record_request(endpoint, str(response.status_code))
