@@ -141,3 +141,28 @@ def test_no_time_filter_returns_all_jobs(make_sim) -> None:
     assert (datetime(2026, 11, 26, 6, tzinfo=timezone.utc) - oldest).days >= 9
     window = f"startTime eq '{cli_date(oldest)}' and endTime eq '2026-11-26 06:00:00 AM'"
     assert len(arm.list_all_jobs(vault_id, **{"$filter": window})) == len(everything)
+
+
+def test_vault_lists_page_with_next_link(make_sim) -> None:
+    sim = make_sim(vaults=5, subscriptions=1, page_size=2)
+    arm = ArmClient(sim)
+    subscription = Control(sim).estate()["subscriptions"][0]
+    answer = arm.get(
+        f"/subscriptions/{subscription}/providers/Microsoft.RecoveryServices/vaults", api_version="2026-08-01"
+    )
+    names = []
+    while True:
+        body = answer.json()
+        assert len(body["value"]) <= 2
+        names.extend(vault["name"] for vault in body["value"])
+        if "nextLink" not in body:
+            break
+        assert body["nextLink"].startswith(sim.arm_endpoint + f"/subscriptions/{subscription}/")
+        answer = arm.session.get(body["nextLink"], timeout=10)
+    assert sorted(names) == sorted(vault.rsplit("/", 1)[1] for vault in Control(sim).estate()["vaults"])
+    group = Control(sim).estate()["vaults"][0].split("/")[4]
+    by_group = arm.get(
+        f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults",
+        api_version="2026-08-01",
+    )
+    assert by_group.status_code == 200 and by_group.json()["value"]

@@ -4,6 +4,7 @@ ARM makes first (api-version, bearer token, read throttling) and the switchable 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -161,7 +162,7 @@ def _checked(
     except FilterError as error:
         response = arm_error(400, error.code, str(error))
     response.headers.update(extra_headers)
-    if response.status == 200 and response.payload is not None:
+    if response.status == 200 and response.has_body:
         if faults["malformed_rate"] and state.fault_draw() < faults["malformed_rate"]:
             response.malformed = True
         elif faults["truncated_rate"] and state.fault_draw() < faults["truncated_rate"]:
@@ -312,11 +313,12 @@ def _list_jobs(
             raise EstateError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from error
     jobs, next_key = state.estate.list_jobs(vault, job_filter, resume, state.config.page_size)
     now = state.estate.clock.now()
-    payload: dict = {"value": [render_job(job, now, detail=False) for job in jobs]}
+    body = b'{"value":[' + b",".join(state.rendered.list_form(job, now) for job in jobs) + b"]"
     if next_key is not None:
         path = _vault_path(vault) + "/backupJobs"
-        payload["nextLink"] = _next_link(state, path, query, _encode_token(f"{next_key[0]!r}|{next_key[1]}"))
-    return Response(200, payload)
+        link = _next_link(state, path, query, _encode_token(f"{next_key[0]!r}|{next_key[1]}"))
+        body += b',"nextLink":' + json.dumps(link).encode()
+    return Response(200, raw=body + b"}")
 
 
 def _get_job(

@@ -89,6 +89,11 @@ def _parse_start_time(text: str | None) -> datetime | None:
     default=_DEFAULTS.max_window_days,
     help="Longest startTime/endTime window accepted in $filter (0: no limit).",
 )
+@click.option(
+    "--render-cache-jobs",
+    default=_DEFAULTS.render_cache_jobs,
+    help="Finished jobs kept rendered for list pages (0: no cache).",
+)
 @click.option("--identity-header", default=None, help="IDENTITY_HEADER secret [default: random].")
 @click.option("--latency-ms", default=0, help="Fault: added latency of ARM responses.")
 @click.option("--jitter-ms", default=0, help="Fault: random +/- jitter added to the latency.")

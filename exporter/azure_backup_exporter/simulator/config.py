@@ -49,6 +49,8 @@ class SimulatorConfig:
     """ARM read token bucket per subscription: refill rate."""
     max_window_days: int = 30
     """A startTime/endTime window longer than this is answered 400; 0 disables the check."""
+    render_cache_jobs: int = 100_000
+    """Finished jobs whose list-form JSON is kept rendered (about 0.7 kB each); 0 disables the cache."""
     identity_header: str | None = None
     """The IDENTITY_HEADER secret; None generates a random one."""
     faults: dict = field(default_factory=dict)
@@ -66,6 +68,7 @@ class SimulatorConfig:
             "throttle_capacity",
             "max_window_days",
             "port",
+            "render_cache_jobs",
         ):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")

@@ -6,6 +6,8 @@ The list form carries no `extendedInfo`; the detail form (GET one job) adds it, 
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from datetime import datetime, timezone
 
 from .catalog import ErrorSpec
@@ -20,7 +22,7 @@ _ASSUMED_RUN_SECONDS = 1800.0
 """Progress of an injected running job (which has no planned end) assumes it runs this long."""
 
 
-def job_resource_id(job: Job) -> str:
+def job_resource_id(job: Job, name: str | None = None) -> str:
     """Job ids start with `/Subscriptions/` as in the examples; legacy vaults use the lower-case provider
     of the real 2018 response."""
     vault = job.entity.vault
@@ -34,7 +36,7 @@ def job_resource_id(job: Job) -> str:
             f"/Subscriptions/{vault.subscription}/resourceGroups/{vault.resource_group}"
             f"/providers/Microsoft.RecoveryServices/vaults/{vault.name}"
         )
-    return f"{prefix}/backupJobs/{format_guid(job.guid)}"
+    return f"{prefix}/backupJobs/{name or format_guid(job.guid)}"
 
 
 def render_vault(vault: Vault) -> dict:
@@ -92,6 +94,33 @@ def render_job(job: Job, now: float, detail: bool) -> dict:
         "type": JOB_RESOURCE_TYPE,
         "properties": properties,
     }
+
+
+class RenderedJobs:
+    """The list-form JSON of finished jobs, kept in a bounded LRU: a finished job never changes, and
+    rendering is what limits page throughput. Running jobs (their duration grows) are never cached."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[int, bytes] = OrderedDict()
+
+    def list_form(self, job: Job, now: float) -> bytes:
+        """Callers hold the estate lock, which also guards this cache."""
+        if job.running or self.capacity <= 0:
+            return _json_bytes(render_job(job, now, detail=False))
+        data = self._items.get(job.seq)
+        if data is not None:
+            self._items.move_to_end(job.seq)
+            return data
+        data = _json_bytes(render_job(job, now, detail=False))
+        self._items[job.seq] = data
+        if len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return data
+
+
+def _json_bytes(value: dict) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def size_text(size: int, guid: int) -> str:

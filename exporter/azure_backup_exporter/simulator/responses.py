@@ -18,11 +18,17 @@ class Response:
     """Send the first half of the JSON only (invalid JSON, correct Content-Length)."""
     truncated: bool = False
     """Announce the whole body's length but send half of it, then close the connection."""
+    raw: bytes | None = None
+    """Pre-serialised JSON, sent instead of `payload` (list pages assembled from cached jobs)."""
+
+    @property
+    def has_body(self) -> bool:
+        return self.payload is not None or self.raw is not None
 
     def body(self) -> bytes:
-        if self.payload is None:
+        if not self.has_body:
             return b""
-        data = json.dumps(self.payload, separators=(",", ":")).encode()
+        data = self.raw if self.raw is not None else json.dumps(self.payload, separators=(",", ":")).encode()
         if self.malformed:
             return data[: max(1, len(data) // 2)]
         return data

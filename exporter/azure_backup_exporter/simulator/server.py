@@ -35,7 +35,6 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
     server_version = "azure-backup-simulator"
-    sys_version = ""
     server: SimulatorServer
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -52,6 +51,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:  # noqa: N802
         self._dispatch("DELETE")
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (signature of the base class)
         """Quiet: a benchmark makes thousands of requests. Errors are still reported on stderr."""
@@ -116,7 +118,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         data = response.body()
         request_id = str(uuid.uuid4())
         self.send_response(response.status)
-        if response.payload is not None:
+        if response.has_body:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("x-ms-request-id", request_id)

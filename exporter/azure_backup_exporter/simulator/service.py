@@ -10,6 +10,7 @@ from .auth import TokenIssuer
 from .config import SimulatorConfig
 from .estate import Estate
 from .faults import Faults, ReadThrottle, RequestCounter
+from .render import RenderedJobs
 from .server import SimulatorServer
 from .state import SimulatorState
 
@@ -40,6 +41,7 @@ class Simulator:
             Faults(config.faults),
             ReadThrottle(config.throttle_capacity, config.throttle_refill_per_second),
             RequestCounter(),
+            RenderedJobs(config.render_cache_jobs),
         )
         state._fault_rng.seed(f"faults:{config.seed}")
         server = SimulatorServer((config.host, config.port), state)

@@ -10,6 +10,7 @@ from .auth import TokenIssuer
 from .config import SimulatorConfig
 from .estate import Estate
 from .faults import Faults, ReadThrottle, RequestCounter
+from .render import RenderedJobs
 
 
 @dataclass
@@ -20,6 +21,7 @@ class SimulatorState:
     faults: Faults
     throttle: ReadThrottle
     counter: RequestCounter
+    rendered: RenderedJobs
     base_url: str = ""
     stopping: threading.Event = field(default_factory=threading.Event)
     _fault_rng: random.Random = field(default_factory=random.Random)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 _TICKS_PER_SECOND = 10_000_000
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def format_timestamp(epoch_seconds: float) -> str:
     """UTC ISO 8601 with microseconds and a `Z`, like `2017-08-03T05:31:07.014604Z` in the examples."""
-    moment = datetime.fromtimestamp(epoch_seconds, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # naive arithmetic + isoformat: several times faster than strftime, and rendering is the hot path
+    return (_EPOCH + timedelta(seconds=epoch_seconds)).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_timestamp(text: str) -> float:
