@@ -24,6 +24,7 @@ from azure_backup_exporter.simulator import Simulator, SimulatorConfig
 from grafana_model import (
     EMPTY_WHEN_HEALTHY,
     ENTITY_UID,
+    OVERVIEW_UID,
     Query,
     all_values,
     by_uid,
@@ -196,3 +197,43 @@ def test_every_variable_lists_values(board: dict, scraped: ScrapedEstate) -> Non
         assert listed, f"{board['uid']}: variable {variable['name']} lists nothing"
         if board["uid"] == ENTITY_UID and variable["name"] in ("entity", "operation"):
             assert scraped.healthy_entity[variable["name"]] in listed
+
+
+LINK_FIELD = re.compile(r"\$\{__data\.fields\.([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@pytest.mark.parametrize("query", [q for q in PANEL_QUERIES if q.values[0].panel["type"] == "table"])
+def test_table_rows_carry_every_label_their_links_need(query: Query, scraped: ScrapedEstate) -> None:
+    board = by_uid(query.dashboard_uid)
+    links = [link["url"] for override in query.panel["fieldConfig"]["overrides"]
+             for prop in override["properties"] if prop["id"] == "links" for link in prop["value"]]
+    needed = {name for url in links for name in LINK_FIELD.findall(url)}
+    result = scraped.run(query, substitute(query.expr, _values_for(board, query, scraped)))
+    for series in result:
+        missing = needed - set(series["metric"])
+        assert not missing, f"{query.where}: rows lack {sorted(missing)} for the entity link"
+
+
+def _instant(scraped: ScrapedEstate, board_uid: str, title: str, ref_id: str = "A") -> dict[str, float]:
+    """A panel's instant query at the end of the run, as {entity or "": value}."""
+    board = by_uid(board_uid)
+    query = next(q for q in queries(board) if q.where == f"panel {title!r} / {ref_id}")
+    expr = substitute(query.expr, _values_for(board, query, scraped))
+    return {s["metric"].get("entity", ""): float(s["value"][1])
+            for s in scraped.prometheus.query(expr, at=scraped.end)}
+
+
+def test_the_overview_points_at_the_trouble(scraped: ScrapedEstate) -> None:
+    """What an operator would read off the overview after this run."""
+    ages = _instant(scraped, OVERVIEW_UID, "Entities by time since last success")
+    assert ages["dash-stale"] == pytest.approx(3 * 86400 - 1200, abs=120), "age of the last success"
+    assert ages["dash-finishing"] < 120, "a job that just completed is a fresh success"
+    assert ages["dash-stale"] > 48 * 3600, "beyond the table's red threshold"
+    assert _instant(scraped, OVERVIEW_UID, "Outside recovery point objective")[""] >= 1
+    assert _instant(scraped, OVERVIEW_UID, "Jobs running now")["dash-running"] >= 600
+    assert _instant(scraped, OVERVIEW_UID, "Vaults failing to refresh")[""] == 1
+    errors = scraped.prometheus.query(substitute(
+        next(q for q in queries(by_uid(OVERVIEW_UID)) if q.where == "panel 'Current errors' / A").expr,
+        all_values(by_uid(OVERVIEW_UID), {})), at=scraped.end)
+    codes = {s["metric"]["entity"]: s["metric"]["error_code"] for s in errors}
+    assert codes["dash-failed"] == "400002" and codes["dash-fails-later"] == "100023"

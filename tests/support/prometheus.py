@@ -316,7 +316,7 @@ class PrometheusServer:
 
     def wait_for_scrapes(self, count: int, timeout: float = 60.0) -> None:
         """Wait until every target has `count` more successful scrapes than now (per `up` samples)."""
-        window = "10m"
+        window = "1h"
         expr = f"min(count_over_time(up[{window}]) * up)"
 
         def scrapes() -> float:
