@@ -132,6 +132,16 @@ def test_rate_and_increase_use_rate_interval_and_counters_appear_only_inside_the
 
 
 @pytest.mark.parametrize("board", BOARDS)
+def test_every_panel_selector_is_narrowed_by_the_job_variable(board: dict) -> None:
+    """So that two exporters (or a test and a production one) in one Prometheus never mix."""
+    for query in queries(board):
+        if not query.where.startswith("panel"):
+            continue
+        for selector in selectors(query.expr):
+            assert ("job", "=~", "$job") in selector.matchers, f"{query.where}: {selector.metric}"
+
+
+@pytest.mark.parametrize("board", BOARDS)
 def test_panels_that_may_be_empty_say_so_and_the_others_do_not(board: dict) -> None:
     expected_empty = EMPTY_WHEN_HEALTHY[board["uid"]]
     titles = {panel["title"] for panel in panels(board)}
