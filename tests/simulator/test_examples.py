@@ -315,3 +315,38 @@ def test_the_api_versions_of_the_examples_are_accepted(example_vault) -> None:
     arm, _, vault_id = example_vault
     for version in (API_VERSION, "2026-02-01", "2025-08-01", "2017-07-01", VAULTS_API_VERSION):
         assert arm.get(vault_id + "/backupJobs", api_version=version).status_code == 200
+
+
+def test_trigger_backup_then_operation_status_hands_back_the_job_id(make_sim) -> None:
+    """The seed's flow: trigger a backup (202, Azure-AsyncOperation), read its status, get the job."""
+    sim = make_sim(vaults=0)
+    arm, control = ArmClient(sim), Control(sim)
+    parameters, responses = example_request("2025-08-01/TriggerBackup_Post.json")
+    vault_id = control.add_vault(
+        control.estate()["subscriptions"][0], parameters["resourceGroupName"], parameters["vaultName"]
+    )
+    control.add_job(vault=vault_id, entity="v1win2012r", operation="ConfigureBackup", status="Completed")
+    item = (
+        f"/backupFabrics/{parameters['fabricName']}/protectionContainers/{parameters['containerName']}"
+        f"/protectedItems/{parameters['protectedItemName']}"
+    )
+    answer = arm.post(vault_id + item + "/backup", api_version=parameters["api-version"])
+    assert answer.status_code == 202 and answer.content == b""
+    assert set(responses["202"]["headers"]) <= set(answer.headers)
+    status_url = answer.headers["Azure-AsyncOperation"]
+    assert status_url.startswith(sim.arm_endpoint + vault_id + item + "/operationsStatus/")
+    status = arm.get(status_url, api_version=None)
+    assert status.status_code == 200
+    example_status = load_example("2025-08-01/ProtectedItemOperationStatus.json")["responses"]["200"]["body"]
+    assert_same_shape(example_status, status.json())
+    job_id = status.json()["properties"]["jobId"]
+    job = arm.get(vault_id + "/backupJobs/" + job_id).json()["properties"]
+    assert (job["entityFriendlyName"], job["operation"], job["status"], job["isUserTriggered"]) == (
+        "v1win2012r",
+        "Backup",
+        "InProgress",
+        True,
+    )
+    assert arm.get(answer.headers["Location"], api_version=None).status_code == 204
+    missing = arm.post(vault_id + item.replace("v1win2012r", "nothing") + "/backup")
+    assert missing.status_code == 404

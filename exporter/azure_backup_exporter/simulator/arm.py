@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from .estate import EstateError, Operation, parse_guid
 from .filters import FilterError, parse_filter
-from .model import RUNNING_STATUSES, Vault, format_guid
+from .model import Vault, format_guid
 from .render import render_job, render_vault
 from .responses import Response, arm_error
 from .state import SimulatorState
@@ -27,6 +27,7 @@ _METHODS = {
     "cancel_job": "POST",
     "job_operation_result": "GET",
     "operation_status": "GET",
+    "trigger_backup": "POST",
 }
 CANCEL_RETRY_AFTER = "60"
 
@@ -68,14 +69,21 @@ def match_route(segments: list[str]) -> tuple[str, dict[str, str]] | None:
         params["operation"] = original[1]
         return "operation_status", params
     if (
-        len(rest) == 8
+        len(rest) >= 7
         and rest[0] == "backupfabrics"
         and rest[2] == "protectioncontainers"
-        and rest[4] == "protecteditems"
-        and rest[6] == "operationsstatus"
+        and (rest[4] == "protecteditems")
     ):
-        params["operation"] = original[7]
-        return "operation_status", params
+        params["protected_item"] = original[5]
+        params["item_path"] = "/".join(original[:6])
+        if len(rest) == 7 and rest[6] == "backup":
+            return "trigger_backup", params
+        if len(rest) == 8 and rest[6] == "operationsstatus":
+            params["operation"] = original[7]
+            return "operation_status", params
+        if len(rest) == 8 and rest[6] == "operationresults":
+            params["operation"] = original[7]
+            return "job_operation_result", params
     return None
 
 
@@ -355,7 +363,7 @@ def _job_operation_result(
 ) -> Response:
     vault = _vault(state, params, faults)
     operation = _operation(state, vault, params["operation"])
-    if operation.job.status in RUNNING_STATUSES:
+    if not operation.done:
         location = (
             f"{state.base_url}{_vault_path(vault)}/backupJobs/{operation.job.name}/operationResults/"
             f"{params['operation']}?{urlencode({'api-version': _query_value(query, 'api-version')})}"
@@ -370,7 +378,7 @@ def _operation_status(
     vault = _vault(state, params, faults)
     operation = _operation(state, vault, params["operation"])
     name = params["operation"]
-    done = operation.job.status not in RUNNING_STATUSES
+    done = operation.done
     payload = {
         "id": name,
         "name": name,
@@ -384,7 +392,23 @@ def _operation_status(
     return Response(200, payload)
 
 
+def _trigger_backup(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    vault = _vault(state, params, faults)
+    operation_id = format_guid(state.estate.trigger_backup(vault, params["protected_item"]))
+    item_url = f"{state.base_url}{_vault_path(vault)}/{params['item_path']}"
+    api_version = urlencode({"api-version": _query_value(query, "api-version")})
+    headers = {
+        "Location": f"{item_url}/operationResults/{operation_id}?{api_version}",
+        "Azure-AsyncOperation": f"{item_url}/operationsStatus/{operation_id}?{api_version}",
+        "Retry-After": CANCEL_RETRY_AFTER,
+    }
+    return Response(202, None, headers)
+
+
 _ROUTES: dict[str, Callable[..., Response]] = {
+    "trigger_backup": _trigger_backup,
     "list_vaults": _list_vaults,
     "get_vault": _get_vault,
     "list_jobs": _list_jobs,

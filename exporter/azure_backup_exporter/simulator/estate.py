@@ -53,11 +53,17 @@ class EstateError(Exception):
 
 @dataclass
 class Operation:
-    """An asynchronous operation (a cancellation) and the job it acts on."""
+    """An asynchronous operation (a cancellation, or an on-demand backup) and the job it acts on."""
 
     job: Job
     vault: Vault
     started: float
+    kind: str = "cancel"
+
+    @property
+    def done(self) -> bool:
+        """A backup request succeeds once its job exists; a cancellation once the job has stopped."""
+        return self.kind == "backup" or not self.job.running
 
 
 class Estate:
@@ -357,6 +363,24 @@ class Estate:
         self._push(job.planned_end, _FINISH, job)
         operation_id = as_uuid4(self._live_rng.getrandbits(128))
         self.operations[operation_id] = Operation(job, vault, now)
+        return operation_id
+
+    def trigger_backup(self, vault: Vault, protected_item: str) -> int:
+        """An on-demand backup of a protected item (`VM;iaasvmcontainerv2;rg;name`: the last part names it);
+        returns the operation id whose status hands back the new job's id."""
+        entity = vault.entities.get(protected_item.rsplit(";", 1)[-1].lower())
+        if entity is None:
+            raise EstateError(
+                404,
+                "ResourceNotFound",
+                f"The protected item '{protected_item}' was not found in vault '{vault.name}'.",
+            )
+        now = self.clock.now()
+        job = self.builder.create(entity, operation_for(entity, now, False), now, True, self._live_rng, now)
+        vault.add_job(job)
+        self._track_running(job)
+        operation_id = as_uuid4(self._live_rng.getrandbits(128))
+        self.operations[operation_id] = Operation(job, vault, now, "backup")
         return operation_id
 
 
