@@ -28,9 +28,14 @@ TAGS = ["azure", "backup", "azure-backup-exporter"]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 GRID_WIDTH = 24
 
-VAULT_VARS = ("job", "subscription_id", "resource_group", "vault")
+TARGET_VARS = ("job", "instance")
+VAULT_VARS = TARGET_VARS + ("subscription_id", "resource_group", "vault")
 ENTITY_VARS = VAULT_VARS + ("backup_management_type", "entity")
-ENTITY_KEY = VAULT_VARS + ("backup_management_type", "entity", "operation")
+# What identifies a vault, an entity, a jobs count: without `instance`, so that two exporter replicas
+# collecting the same vaults are counted once (`max by (...)` over them), and one replica per shard works too.
+VAULT_KEY = ("job", "subscription_id", "resource_group", "vault")
+ENTITY_KEY = VAULT_KEY + ("backup_management_type", "entity", "operation")
+JOBS_KEY = VAULT_KEY + ("backup_management_type", "operation", "status")
 
 RUNNING = 'status=~"InProgress|Cancelling"'
 FAILED = 'status="Failed"'
@@ -65,6 +70,11 @@ def selector(variables: Iterable[str], *fixed: str, single: Iterable[str] = ()) 
 
 def by(labels: Sequence[str]) -> str:
     return "by (" + ", ".join(labels) + ")"
+
+
+def once(expr: str, key: Sequence[str], function: str = "max") -> str:
+    """`max by (key) (expr)`: one series per key however many exporter replicas report it."""
+    return f"{function} {by(key)} ({expr})"
 
 
 def increase(metric: str, matchers: str) -> str:
@@ -225,7 +235,8 @@ def hide_columns(*names: str) -> list[dict]:
 
 def entity_link() -> dict:
     """A data link from a table row to the entity dashboard, carrying datasource, time and row labels."""
-    params = "&".join(f"var-{label}=${{__data.fields.{label}}}" for label in ENTITY_KEY)
+    params = "&".join(["${instance:queryparam}"]
+                      + [f"var-{label}=${{__data.fields.{label}}}" for label in ENTITY_KEY])
     return {
         "title": "Open ${__data.fields.entity} (${__data.fields.operation}) in the entity dashboard",
         "url": f"/d/{ENTITY_UID}/azure-backup-entity"
@@ -253,6 +264,7 @@ def layout(items: Sequence[tuple[Panel, int, int]]) -> list[Panel]:
 
 LABEL_TITLES = {
     "job": "Job",
+    "instance": "Instance",
     "subscription_id": "Subscription",
     "resource_group": "Resource group",
     "vault": "Vault",
@@ -264,6 +276,7 @@ LABEL_TITLES = {
 # Which metric each variable's values come from; each variable narrows by all the ones before it.
 VARIABLE_SOURCES = {
     "job": "azure_backup_exporter_build_info",
+    "instance": "azure_backup_exporter_build_info",
     "subscription_id": "azure_backup_vault_up",
     "resource_group": "azure_backup_vault_up",
     "vault": "azure_backup_vault_up",
@@ -301,7 +314,7 @@ def query_variable(name: str, previous: Sequence[str], *, multi: bool = True,
         "options": [],
     }
     if multi:
-        variable["allValue"] = ".*"
+        variable["allValue"] = ".+"
     return variable
 
 
@@ -372,9 +385,17 @@ def overview() -> dict:
     last_success = f"max {key} (azure_backup_last_success_timestamp_seconds{entity})"
     last_status = f"max {key} (azure_backup_last_job_status{entity})"
     failed = selector(ENTITY_VARS, FAILED)
-    job = selector(("job",))
-    trouble = selector(("job",), 'code=~"429|5.."')
+    job = selector(TARGET_VARS)
+    trouble = selector(TARGET_VARS, 'code=~"429|5.."')
     per_entity = by(("vault", "entity", "operation"))
+    running_jobs = selector(VAULT_VARS + ("backup_management_type",), RUNNING)
+    errors = f"azure_backup_last_job_error_info{entity}"
+    finished = increase("azure_backup_jobs_finished_total", entity)
+    failures = increase("azure_backup_jobs_finished_total", failed)
+    written = increase("azure_backup_job_size_bytes_total", entity)
+    malformed = increase("azure_backup_jobs_malformed_total", vault)
+    jobs = f"azure_backup_jobs{vault_bmt}"
+    statuses = once(f"azure_backup_last_job_status{entity}", ENTITY_KEY + ("status",))
     duration_buckets = (f"sum by (le, vault, operation) "
                         f"({increase('azure_backup_job_duration_seconds_bucket', vault_bmt)})")
 
@@ -385,7 +406,7 @@ def overview() -> dict:
             "How many entities (per operation) had their most recent job end in each status. Anything "
             "but Completed deserves a look in the table below.",
             "short",
-            [target(f"count by (status) (azure_backup_last_job_status{entity})", "A", "{{status}}",
+            [target(f"count by (status) ({statuses})", "A", "{{status}}",
                     instant=True)],
             overrides=_status_overrides(), colour_mode="background", text_mode="value_and_name",
         ), 12, 5),
@@ -404,7 +425,7 @@ def overview() -> dict:
             "Jobs started within the lookback that are still in progress (or being cancelled)."
             + EMPTY_NOTE.format("no backup is running right now"),
             "short",
-            [target(f"sum(azure_backup_jobs{selector(VAULT_VARS + ('backup_management_type',), RUNNING)})",
+            [target(f"sum({once(f'azure_backup_jobs{running_jobs}', JOBS_KEY)})",
                     "A", "running", instant=True)],
             thresholds=[(None, "blue")], no_value="0",
         ), 4, 5),
@@ -414,7 +435,8 @@ def overview() -> dict:
             "retries); their entities keep their last known values meanwhile. The exporter's log names "
             "the vault and the Azure error." + EMPTY_NOTE.format("every vault refreshes fine"),
             "short",
-            [target(f"count(azure_backup_vault_up{vault} == 0)", "A", "failing", instant=True)],
+            [target(f"count({once(f'azure_backup_vault_up{vault}', VAULT_KEY, 'min')} == 0)", "A", "failing",
+                    instant=True)],
             thresholds=[(None, "green"), (1, "red")], no_value="0", colour_mode="background",
         ), 4, 5),
         (row("Entities"), 24, 1),
@@ -498,7 +520,7 @@ def overview() -> dict:
             "Jobs seen finishing with status Failed, per vault, in each interval: when did failures "
             "happen, and where?" + EMPTY_NOTE.format("no job failed"),
             "short",
-            [target(f"sum by (vault) ({increase('azure_backup_jobs_finished_total', failed)})",
+            [target(f"sum by (vault) ({once(failures, ENTITY_KEY)})",
                     "A", "{{vault}}")],
             bars=True, stack=True,
         ), 12, 8),
@@ -507,7 +529,7 @@ def overview() -> dict:
             "How many entities' most recent job carries each Azure error code, per vault, over time: which "
             "errors are spreading or going away?" + EMPTY_NOTE.format("no last job failed"),
             "short",
-            [target(f"count by (vault, error_code) (azure_backup_last_job_error_info{entity})", "A",
+            [target(f"count by (vault, error_code) ({once(errors, ENTITY_KEY + ('error_code',))})", "A",
                     "{{vault}} {{error_code}}")],
             stack=True,
         ), 12, 8),
@@ -517,7 +539,7 @@ def overview() -> dict:
             "Jobs started within the exporter's lookback window, by status: the mix of successes, "
             "failures and running jobs over time.",
             "short",
-            [target(f"sum by (status) (azure_backup_jobs{vault_bmt})", "A", "{{status}}")],
+            [target(f"sum by (status) ({once(jobs, JOBS_KEY)})", "A", "{{status}}")],
             stack=True, overrides=_status_overrides(),
         ), 12, 8),
         (timeseries(
@@ -525,7 +547,7 @@ def overview() -> dict:
             "Jobs seen finishing in each interval, by status: is the backup window busy, are failures "
             "rising? Jobs already finished at the exporter's start-up are not shown as new.",
             "short",
-            [target(f"sum by (status) ({increase('azure_backup_jobs_finished_total', entity)})",
+            [target(f"sum by (status) ({once(finished, ENTITY_KEY + ('status',))})",
                     "A", "{{status}}")],
             bars=True, stack=True, overrides=_status_overrides(),
         ), 12, 8),
@@ -551,7 +573,7 @@ def overview() -> dict:
             "Sum of the \"Backup Size\" Azure reports for jobs finishing in each interval, per vault: how "
             "much data do backups move?",
             "bytes",
-            [target(f"sum by (vault) ({increase('azure_backup_job_size_bytes_total', entity)})",
+            [target(f"sum by (vault) ({once(written, ENTITY_KEY)})",
                     "A", "{{vault}}")],
             bars=True, stack=True,
         ), 12, 8),
@@ -605,7 +627,7 @@ def overview() -> dict:
             "close are reads to being throttled?",
             "short",
             [target("min by (subscription_id) (azure_backup_api_ratelimit_remaining_reads"
-                    f"{selector(('job', 'subscription_id'))})",
+                    f"{selector(TARGET_VARS + ('subscription_id',))})",
                     "A", "{{subscription_id}}")],
         ), 8, 8),
         (timeseries(
@@ -614,7 +636,7 @@ def overview() -> dict:
             "in each interval: data the dashboards cannot show (the exporter's log says why)."
             + EMPTY_NOTE.format("every record parses"),
             "short",
-            [target(f"sum by (vault) ({increase('azure_backup_jobs_malformed_total', vault)})", "A",
+            [target(f"sum by (vault) ({once(malformed, VAULT_KEY)})", "A",
                     "{{vault}}")],
             bars=True, stack=True,
         ), 8, 6),
@@ -623,13 +645,13 @@ def overview() -> dict:
             "How long each Prometheus scrape of the exporter takes (refreshing the vaults happens within "
             "it): near the scrape timeout, scrapes start failing.",
             "s",
-            [target('max by (instance) (scrape_duration_seconds{job=~"$job"})', "A", "{{instance}}")],
+            [target(f"max by (instance) (scrape_duration_seconds{job})", "A", "{{instance}}")],
         ), 8, 6),
         (stat(
             "Exporter versions",
             "Running exporter instances, by version: are all replicas on the same release?",
             "short",
-            [target('count by (version) (azure_backup_exporter_build_info{job=~"$job"})', "A", "{{version}}",
+            [target(f"count by (version) (azure_backup_exporter_build_info{job})", "A", "{{version}}",
                     instant=True)],
             text_mode="value_and_name",
         ), 8, 6),
@@ -733,7 +755,7 @@ def entity_dashboard() -> dict:
             "Jobs finished, by status",
             "Jobs of this entity and operation seen finishing in each interval, by status.",
             "short",
-            [target(f"sum by (status) ({increase('azure_backup_jobs_finished_total', one)})",
+            [target(f"max by (status) ({increase('azure_backup_jobs_finished_total', one)})",
                     "A", "{{status}}")],
             bars=True, stack=True, overrides=_status_overrides(),
         ), 12, 8),
@@ -741,7 +763,7 @@ def entity_dashboard() -> dict:
             "Backup data written",
             "Sum of the \"Backup Size\" of this entity's jobs finishing in each interval.",
             "bytes",
-            [target(f"sum({increase('azure_backup_job_size_bytes_total', one)})", "A",
+            [target(f"max({increase('azure_backup_job_size_bytes_total', one)})", "A",
                     "written")],
             bars=True,
         ), 12, 8),

@@ -21,7 +21,9 @@ OVERVIEW_UID = "azure-backup-overview"
 ENTITY_UID = "azure-backup-entity"
 
 # The label variables every dashboard offers, in the order each narrows the next (issue 5).
-CHAINED_VARIABLES = ("job", "subscription_id", "resource_group", "vault", "backup_management_type", "entity")
+CHAINED_VARIABLES = (
+    "job", "instance", "subscription_id", "resource_group", "vault", "backup_management_type", "entity"
+)
 
 # Panels that are legitimately empty on a healthy estate (their description says so, "Empty ..."): nothing
 # failing, running, throttled or outside its objective. The data test makes the simulated estate unhealthy

@@ -132,13 +132,23 @@ def test_rate_and_increase_use_rate_interval_and_counters_appear_only_inside_the
 
 
 @pytest.mark.parametrize("board", BOARDS)
-def test_every_panel_selector_is_narrowed_by_the_job_variable(board: dict) -> None:
+def test_every_panel_selector_is_narrowed_by_the_job_and_instance_variables(board: dict) -> None:
     """So that two exporters (or a test and a production one) in one Prometheus never mix."""
     for query in queries(board):
         if not query.where.startswith("panel"):
             continue
         for selector in selectors(query.expr):
             assert ("job", "=~", "$job") in selector.matchers, f"{query.where}: {selector.metric}"
+            assert ("instance", "=~", "$instance") in selector.matchers, f"{query.where}: {selector.metric}"
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_job_and_instance_variables_follow_the_dashboard_linter(board: dict) -> None:
+    """grafana/dashboard-linter's template-job-rule and template-instance-rule."""
+    for variable in variables(board):
+        if variable["name"] in ("job", "instance"):
+            assert variable["label"].lower() == variable["name"]
+            assert variable["multi"] and variable["includeAll"] and variable["allValue"] == ".+"
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -163,13 +173,14 @@ def test_the_entities_table_sorts_by_time_since_success_with_colours_and_links_t
     [link] = overrides["entity"]["links"]
     url = urlsplit(link["url"])
     assert url.path == f"/d/{ENTITY_UID}/azure-backup-entity"
-    params = parse_qs(url.query.replace("${__url_time_range}", "from=a&to=b").replace(
-        "${datasource:queryparam}", "var-datasource=x"))
+    params = parse_qs(url.query.replace("${__url_time_range}", "from=a&to=b")
+                      .replace("${datasource:queryparam}", "var-datasource=x")
+                      .replace("${instance:queryparam}", "var-instance=y"))
     carried = {name.removeprefix("var-") for name in params if name.startswith("var-")}
     entity_board = by_uid(ENTITY_UID)
     assert carried == {variable["name"] for variable in variables(entity_board)} - {"rpo"}
     assert {"from", "to"} <= set(params), "the link keeps the time range"
-    for name in CHAINED_VARIABLES + ("operation",):
+    for name in set(CHAINED_VARIABLES + ("operation",)) - {"instance"}:
         assert params[f"var-{name}"] == [f"${{__data.fields.{name}}}"]
 
 
