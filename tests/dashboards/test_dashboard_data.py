@@ -39,6 +39,9 @@ from support.exporter import ExporterProcess
 from support.prometheus import PrometheusServer, ScrapeJob
 
 SCRAPE_INTERVAL_SECONDS = 1
+# Two exporters collect the same vaults, as a highly available pair would: every count must still count
+# each entity once.
+REPLICAS = 2
 STEP_SECONDS = 1
 LEGEND_LABEL = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 GIB = 1024**3
@@ -115,13 +118,18 @@ def scraped() -> Iterator[ScrapedEstate]:
         revoked = _post(simulator, "vaults", {"subscription": estate["subscriptions"][0],
                                               "resource_group": "rg-dashboards", "name": "rsv-revoked"})["id"]
         to_finish = _add_trouble(simulator, estate["vaults"][0], revoked)
-        exporter = stack.enter_context(ExporterProcess.for_simulator(
-            simulator, vaults=[*estate["vaults"], revoked], extra_args=["--min-refresh-interval", "0s"]))
+        replicas = [
+            stack.enter_context(ExporterProcess.for_simulator(
+                simulator, vaults=[*estate["vaults"], revoked], extra_args=["--min-refresh-interval", "0s"]))
+            for _ in range(REPLICAS)
+        ]
         interval = f"{SCRAPE_INTERVAL_SECONDS}s"
-        job = ScrapeJob("azure-backup", [exporter.address], scrape_interval=interval, scrape_timeout=interval)
+        job = ScrapeJob("azure-backup", [replica.address for replica in replicas], scrape_interval=interval,
+                        scrape_timeout=interval)
         prometheus = stack.enter_context(PrometheusServer([job], scrape_interval=interval))
         start = time.time()
-        _warm_up(exporter, simulator)  # while Prometheus takes its ~5 s to apply its targets
+        for replica in replicas:  # while Prometheus takes its ~5 s to apply its targets
+            _warm_up(replica, simulator)
         prometheus.wait_for_targets_up()
         prometheus.wait_for_scrapes(1)
 
@@ -214,12 +222,13 @@ def test_table_rows_carry_every_label_their_links_need(query: Query, scraped: Sc
         assert not missing, f"{query.where}: rows lack {sorted(missing)} for the entity link"
 
 
-def _instant(scraped: ScrapedEstate, board_uid: str, title: str, ref_id: str = "A") -> dict[str, float]:
-    """A panel's instant query at the end of the run, as {entity or "": value}."""
+def _instant(scraped: ScrapedEstate, board_uid: str, title: str, ref_id: str = "A",
+             label: str = "entity") -> dict[str, float]:
+    """A panel's instant query at the end of the run, as {value of `label` or "": value}."""
     board = by_uid(board_uid)
     query = next(q for q in queries(board) if q.where == f"panel {title!r} / {ref_id}")
     expr = substitute(query.expr, _values_for(board, query, scraped))
-    return {s["metric"].get("entity", ""): float(s["value"][1])
+    return {s["metric"].get(label, ""): float(s["value"][1])
             for s in scraped.prometheus.query(expr, at=scraped.end)}
 
 
@@ -237,3 +246,17 @@ def test_the_overview_points_at_the_trouble(scraped: ScrapedEstate) -> None:
         all_values(by_uid(OVERVIEW_UID), {})), at=scraped.end)
     codes = {s["metric"]["entity"]: s["metric"]["error_code"] for s in errors}
     assert codes["dash-failed"] == "400002" and codes["dash-fails-later"] == "100023"
+
+
+def test_two_replicas_count_each_entity_once(scraped: ScrapedEstate) -> None:
+    prometheus = scraped.prometheus
+    build_info = prometheus.query("azure_backup_exporter_build_info")
+    instances = sorted({series["metric"]["instance"] for series in build_info})
+    assert len(instances) == REPLICAS
+    one = f'instance="{instances[0]}"'
+    entities = len(prometheus.query(f"azure_backup_last_job_status{{{one}}}", at=scraped.end))
+    by_status = _instant(scraped, OVERVIEW_UID, "Entities by status of their last job", label="status")
+    assert sum(by_status.values()) == entities
+    running_jobs = f'sum(azure_backup_jobs{{{one}, status=~"InProgress|Cancelling"}})'
+    [running] = prometheus.query(running_jobs, at=scraped.end)
+    assert _instant(scraped, OVERVIEW_UID, "Running jobs")[""] == float(running["value"][1])
