@@ -60,7 +60,7 @@ def selector(variables: Iterable[str], *fixed: str, single: Iterable[str] = ()) 
     """Label matchers for template variables, then fixed ones (`status="Failed"`).
 
     A multi-value variable matches as a regex (`vault=~"$vault"`: Grafana escapes each value and joins
-    them, "All" is `.*`); a single-value variable is not regex-escaped by Grafana, so it matches exactly
+    them, "All" is `.+`); a single-value variable is not regex-escaped by Grafana, so it matches exactly
     (`operation="$operation"`), or `Backup (Log)` would never match itself.
     """
     single = set(single)

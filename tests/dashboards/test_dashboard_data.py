@@ -1,11 +1,11 @@
 """Every panel and variable query returns data from a real Prometheus that scraped the real exporter.
 
-The exporter (`azure-backup-exporter serve`, a subprocess) reads the simulator's default estate, plus a
-few entities added through the control API so that the estate also has what a healthy one lacks: a
-running job, a failed job with an error code, an entity outside its recovery point objective, a job
-record Azure garbled, a vault the exporter may not read, server errors, and jobs finishing while
-Prometheus watches (so that `increase()` has something to count). Panels listed in
-`EMPTY_WHEN_HEALTHY` are the ones that show nothing without that trouble; they must show data here too.
+Two exporters (`azure-backup-exporter serve` subprocesses, an HA pair) read the simulator's default
+estate, plus a few entities added through the control API so that the estate also has what a healthy
+one lacks: a running job, a failed job with an error code, an entity outside its recovery point
+objective, a job record Azure garbled, a vault the exporter may not read, server errors, and jobs
+finishing while Prometheus watches (so that `increase()` has something to count). Panels listed in
+`EMPTY_WHEN_HEALTHY` show nothing without that trouble; they must show data here too.
 """
 
 from __future__ import annotations
