@@ -1,5 +1,15 @@
-"""Helpers shared by test suites: real processes (Prometheus, the exporter) driven over loopback HTTP.
+"""Helpers shared by test suites: real processes driven over loopback HTTP.
 
-Import them with `from support.prometheus import PrometheusServer` once `tests/` is on `sys.path`
-(a test folder's `conftest.py` can add it; see `tests/dashboards/conftest.py`).
+- `support.prometheus`: `PrometheusServer` (a real `/usr/bin/prometheus` on a free port with a generated
+  config, rule files and Alertmanager targets; `query`, `query_range`, `wait_for`, `wait_for_targets_up`,
+  `wait_for_scrapes`, `rules`, `alerts`; always cleaned up) and `ScrapeJob`.
+- `support.exporter`: `ExporterProcess` (`azure-backup-exporter serve` as a subprocess, e.g.
+  `ExporterProcess.for_simulator(sim, vaults=[...])`; `address`, `metrics()`, `output()`).
+- `support.promql`: `selectors(expr)`, the metric names, matchers, enclosing functions and ranges of a
+  PromQL expression (Grafana variables allowed).
+- `support.net`: `free_port()`, `wait_until()`.
+
+Import them as `from support.prometheus import PrometheusServer` once `tests/` is on `sys.path`: a test
+folder with an `__init__.py` gets that from pytest; one without adds it in its `conftest.py` (see
+`tests/dashboards/conftest.py`).
 """

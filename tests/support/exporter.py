@@ -26,6 +26,7 @@ import requests
 
 from .net import free_port, wait_until
 
+# The console script next to this interpreter: the one `pip install -e .` put in the same virtual env.
 EXPORTER_COMMAND = (str(Path(sys.executable).with_name("azure-backup-exporter")),)
 # Credentials that would make DefaultAzureCredential pick something other than the simulator's endpoint.
 OTHER_CREDENTIALS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
