@@ -166,6 +166,8 @@ def render(vaults: Sequence[VaultSnapshot], api: ApiSnapshot, version: str = __v
 
 # --- the collector ---------------------------------------------------------------------------------
 
+# How long past the deadline a scrape waits for refreshes to return (they stop at the deadline themselves).
+WAIT_SLACK_SECONDS = 0.05
 SCRAPE_BUDGET: ContextVar[float | None] = ContextVar("scrape_budget", default=None)
 
 
@@ -260,11 +262,11 @@ class BackupCollector(Collector):
         listings = {self._pool.submit(self._refresh_one, tracker, deadline): tracker for tracker in due}
         if not listings:
             return
-        done, _ = wait(listings, timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+        done, _ = wait(listings, timeout=max(0.0, deadline - time.monotonic()) + WAIT_SLACK_SECONDS)
         refreshed = [listings[future] for future in done if future.result()]
         details = [self._pool.submit(tracker.fetch_details, deadline) for tracker in refreshed]
         if details:
-            wait(details, timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+            wait(details, timeout=max(0.0, deadline - time.monotonic()) + WAIT_SLACK_SECONDS)
 
     @staticmethod
     def _refresh_one(tracker: Refreshable, deadline: float) -> bool:

@@ -26,8 +26,9 @@ from .collector import scrape_budget
 log = logging.getLogger(__name__)
 
 SCRAPE_TIMEOUT_HEADER = "HTTP_X_PROMETHEUS_SCRAPE_TIMEOUT_SECONDS"
+# Kept for rendering and the transfer: 0.5 s, or a quarter of very short timeouts.
 BUDGET_MARGIN_SECONDS = 0.5
-MIN_BUDGET_SECONDS = 1.0
+BUDGET_MARGIN_SHARE = 0.25
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -47,7 +48,7 @@ def budget_from(environ: dict[str, Any]) -> float | None:
         return None
     if timeout is None or timeout <= 0:
         return None
-    return max(MIN_BUDGET_SECONDS, timeout - BUDGET_MARGIN_SECONDS)
+    return timeout - min(BUDGET_MARGIN_SECONDS, BUDGET_MARGIN_SHARE * timeout)
 
 
 def build_app(registry: CollectorRegistry) -> WsgiApp:

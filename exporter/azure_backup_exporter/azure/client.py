@@ -77,7 +77,10 @@ class BudgetRetry(Retry):
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def, override]
         call: _Call | None = getattr(_current, "call", None)
-        if call is not None and time.monotonic() >= call.deadline:
+        # A timeout already used what was left of the budget (each request's timeout is the remaining time).
+        if isinstance(error, TimeoutError | ReadTimeoutError | ConnectTimeoutError):
+            raise MaxRetryError(_pool, url, error)
+        if call is not None and time.monotonic() >= call.deadline - 0.05:
             raise MaxRetryError(_pool, url, error or ResponseError("the scrape's time budget ran out"))
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         if call is not None:
