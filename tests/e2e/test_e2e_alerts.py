@@ -1,0 +1,353 @@
+"""The whole chain, scenario by scenario: simulated Azure, exporter, Prometheus, Alertmanager, webhook.
+
+One stack serves every scenario. The estate starts empty; each scenario owns its vault and places its
+jobs in simulated history so that its condition already holds when the exporter first reads it (a last
+success 27 h ago, a job running for 13 h...). All scenarios are seeded before the stack starts, so their
+alerts become due together and the tests below mostly wait for notifications that are already on their
+way. Prometheus loads a copy of the shipped rules whose `for:` durations are shortened (see `rules.py`);
+Alertmanager runs the shipped example configuration with its webhooks pointed at the test's receiver.
+
+Tests that change global state (throttling, stopping the exporter) come last, in file order.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+
+from e2e.alertmanager import EXAMPLE_CONFIG, derive_alertmanager_config
+from e2e.control import SimulatorControl
+from e2e.rules import SHIPPED_RULES, derive_test_rules
+from e2e.stack import RESEND_DELAY_ARGS, SCRAPE_JOB, Stack, load_rules_now, start_stack
+from e2e.webhook import ReceivedAlert, WebhookReceiver
+
+HOUR = 3600
+# Every alert's `for:` in the test copy of the rules: more than one evaluation (1 s), short enough for a test.
+TEST_FOR = "2s"
+ALERT_TIMEOUT = 60.0
+ALERTMANAGER_WAITS = {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}
+RECEIVER_OF_SEVERITY = {"critical": "pager", "warning": "ticket", "info": "ticket"}
+HEALTHY_EVALUATIONS = 15
+ERROR_CODE = 400002
+
+
+def shipped_alerts() -> dict[str, dict[str, Any]]:
+    groups = yaml.safe_load(SHIPPED_RULES.read_text())["groups"]
+    return {rule["alert"]: rule for group in groups for rule in group["rules"] if "alert" in rule}
+
+
+@dataclass
+class Scenarios:
+    """Vault resource ids of each scenario (the vault label is the last path segment)."""
+
+    healthy: str
+    failed: str
+    stale: str
+    stuck: str
+    disabled: str
+    deleted: str
+    revoked: str
+    throttled: str
+
+
+@dataclass
+class EndToEnd:
+    stack: Stack
+    webhook: WebhookReceiver
+    control: SimulatorControl
+    vaults: Scenarios
+
+    def wait_for_alert(self, alertname: str, status: str = "firing", **labels: str) -> ReceivedAlert:
+        def matches(alert: ReceivedAlert) -> bool:
+            return (
+                alert.labels.get("alertname") == alertname
+                and alert.status == status
+                and all(alert.labels.get(key) == value for key, value in labels.items())
+            )
+
+        return self.webhook.wait_for(matches, ALERT_TIMEOUT, f"{status} {alertname} {labels}")
+
+
+def name_of(vault_id: str) -> str:
+    return vault_id.rsplit("/", 1)[-1]
+
+
+def seed_scenarios(control: SimulatorControl) -> Scenarios:
+    """One vault per scenario, with jobs placed in history so that each condition already holds."""
+    vaults = Scenarios(
+        **{field: control.add_vault(f"rsv-{field}") for field in Scenarios.__dataclass_fields__}
+    )
+
+    # Healthy: recent successes, a job running for a normal time, nothing that should alert.
+    control.add_job(vaults.healthy, "vm-web-01", "Completed", started_ago=2 * HOUR, ended_ago=2 * HOUR - 900)
+    control.add_job(
+        vaults.healthy, "vm-web-02", "Completed", started_ago=20 * HOUR, ended_ago=20 * HOUR - 1200
+    )
+    control.add_job(vaults.healthy, "vm-web-02", "InProgress", started_ago=600)
+    control.add_job(
+        vaults.healthy,
+        "sql-orders",
+        "Completed",
+        started_ago=30 * 60,
+        ended_ago=25 * 60,
+        operation="Backup (Log)",
+        backup_management_type="AzureWorkload",
+        job_type="AzureWorkloadJob",
+    )
+
+    # The latest backup failed; an earlier success keeps the critical alerts (and their inhibition) away.
+    control.add_job(vaults.failed, "vm-app-01", "Completed", started_ago=20 * HOUR, ended_ago=20 * HOUR - 900)
+    control.add_job(
+        vaults.failed,
+        "vm-app-01",
+        "Failed",
+        started_ago=HOUR,
+        ended_ago=HOUR - 300,
+        error_code=ERROR_CODE,
+        error_title="The VM agent is unable to communicate with Azure Backup.",
+    )
+
+    # The last success ended 27 h ago: outside the 26 h recovery point objective.
+    control.add_job(vaults.stale, "vm-db-01", "Completed", started_ago=27 * HOUR + 1800, ended_ago=27 * HOUR)
+
+    # Running for 13 h, with no usual duration known: over the 12 h default.
+    control.add_job(vaults.stuck, "vm-files-01", "InProgress", started_ago=13 * HOUR)
+
+    control.add_job(
+        vaults.disabled,
+        "vm-retired-01",
+        "Completed",
+        started_ago=900,
+        ended_ago=840,
+        operation="DisableBackup",
+    )
+
+    for vault in (vaults.deleted, vaults.revoked, vaults.throttled):
+        control.add_job(vault, "vm-01", "Completed", started_ago=HOUR, ended_ago=HOUR - 600)
+    return vaults
+
+
+@pytest.fixture(scope="module")
+def e2e() -> Iterator[EndToEnd]:
+    with ExitStack() as resources:
+        workdir = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="e2e-")))
+        webhook = resources.enter_context(WebhookReceiver())
+        simulator = resources.enter_context(Simulator(SimulatorConfig(vaults=0)))
+        control = SimulatorControl(simulator.control_url)
+        vaults = seed_scenarios(control)
+        alertmanager_config = derive_alertmanager_config(
+            yaml.safe_load(EXAMPLE_CONFIG.read_text()), webhook.url, ALERTMANAGER_WAITS
+        )
+        rule_file = workdir / SHIPPED_RULES.name
+        stack = start_stack(
+            resources,
+            simulator,
+            rule_files=[rule_file],
+            alertmanager_config=alertmanager_config,
+            vaults=list(vars(vaults).values()),
+            exporter_args=["--min-refresh-interval", "0s"],
+            prometheus_args=RESEND_DELAY_ARGS,
+        )
+        stack.prometheus.wait_for_targets_up()
+        # The deleted and revoked vaults are read successfully before they go away.
+        gone = f"{name_of(vaults.deleted)}|{name_of(vaults.revoked)}"
+        stack.prometheus.wait_for(f'count(azure_backup_vault_up{{vault=~"{gone}"}} == 1) == 2')
+        control.set_faults(deleted_vaults=[vaults.deleted], revoked_vaults=[vaults.revoked])
+        load_rules_now(
+            stack.prometheus, rule_file, derive_test_rules(SHIPPED_RULES.read_text(), {}, TEST_FOR)
+        )
+        yield EndToEnd(stack, webhook, control, vaults)
+
+
+def assert_notification(
+    alert: ReceivedAlert,
+    alertname: str,
+    *,
+    vault: str,
+    entity: str | None,
+    operation: str | None,
+    severity: str,
+) -> None:
+    """The labels and annotations a person paged by this alert relies on."""
+    rule = shipped_alerts()[alertname]
+    assert alert.labels["severity"] == severity == rule["labels"]["severity"]
+    assert alert.receiver == RECEIVER_OF_SEVERITY[severity]
+    assert alert.labels["vault"] == vault
+    assert alert.labels["resource_group"] == "rg-e2e"
+    assert alert.labels.get("entity") == entity
+    assert alert.labels.get("operation") == operation
+    assert alert.labels["job"] == SCRAPE_JOB
+    assert alert.annotations["summary"] == rule["annotations"]["summary"]
+    assert alert.annotations["runbook_url"] == rule["annotations"]["runbook_url"]
+    assert alert.annotations["runbook_url"].endswith("/docs/runbooks.md#" + alertname.lower())
+    description = alert.annotations["description"]
+    assert f"vault {vault}" in description and "{{" not in description and "<no value>" not in description
+    if entity is not None:
+        assert entity in description and operation in description
+
+
+def test_failed_backup_reaches_the_ticket_receiver_with_vault_entity_and_error_code(e2e: EndToEnd) -> None:
+    vault = name_of(e2e.vaults.failed)
+    alert = e2e.wait_for_alert("AzureBackupJobFailed", vault=vault)
+    assert_notification(
+        alert, "AzureBackupJobFailed", vault=vault, entity="vm-app-01", operation="Backup", severity="warning"
+    )
+    assert alert.labels["backup_management_type"] == "AzureIaasVM"
+    assert f"Error code {ERROR_CODE}." in alert.annotations["description"]
+
+
+def test_entity_outside_its_recovery_point_objective_pages(e2e: EndToEnd) -> None:
+    vault = name_of(e2e.vaults.stale)
+    alert = e2e.wait_for_alert("AzureBackupNoRecentSuccess", vault=vault)
+    assert_notification(
+        alert,
+        "AzureBackupNoRecentSuccess",
+        vault=vault,
+        entity="vm-db-01",
+        operation="Backup",
+        severity="critical",
+    )
+    assert "ended 1d 3h" in alert.annotations["description"]
+
+
+def test_job_running_far_too_long_opens_a_ticket(e2e: EndToEnd) -> None:
+    vault = name_of(e2e.vaults.stuck)
+    alert = e2e.wait_for_alert("AzureBackupJobRunningTooLong", vault=vault)
+    assert_notification(
+        alert,
+        "AzureBackupJobRunningTooLong",
+        vault=vault,
+        entity="vm-files-01",
+        operation="Backup",
+        severity="warning",
+    )
+    assert "has been running for 13h" in alert.annotations["description"]
+
+
+def test_disabled_protection_pages(e2e: EndToEnd) -> None:
+    vault = name_of(e2e.vaults.disabled)
+    alert = e2e.wait_for_alert("AzureBackupProtectionDisabled", vault=vault)
+    assert_notification(
+        alert,
+        "AzureBackupProtectionDisabled",
+        vault=vault,
+        entity="vm-retired-01",
+        operation="DisableBackup",
+        severity="critical",
+    )
+    assert "A DisableBackup job for vm-retired-01 (AzureIaasVM)" in alert.annotations["description"]
+
+
+def test_deleted_and_revoked_vaults_page_while_the_others_keep_reporting(e2e: EndToEnd) -> None:
+    for vault_id in (e2e.vaults.deleted, e2e.vaults.revoked):
+        vault = name_of(vault_id)
+        alert = e2e.wait_for_alert("AzureBackupVaultRefreshFailing", vault=vault)
+        assert_notification(
+            alert,
+            "AzureBackupVaultRefreshFailing",
+            vault=vault,
+            entity=None,
+            operation=None,
+            severity="critical",
+        )
+    prometheus = e2e.stack.prometheus
+    broken = f'vault=~"{name_of(e2e.vaults.deleted)}|{name_of(e2e.vaults.revoked)}"'
+    others = {name_of(v) for v in vars(e2e.vaults).values()} - {
+        name_of(e2e.vaults.deleted),
+        name_of(e2e.vaults.revoked),
+    }
+    up = {r["metric"]["vault"]: r["value"][1] for r in prometheus.query(f"azure_backup_vault_up{{{broken}}}")}
+    assert up == {name_of(e2e.vaults.deleted): "0", name_of(e2e.vaults.revoked): "0"}
+    up = {
+        r["metric"]["vault"]: r["value"][1]
+        for r in prometheus.query(f"azure_backup_vault_up unless {{{broken}}}")
+    }
+    assert up == dict.fromkeys(others, "1")
+    reporting = {
+        r["metric"]["vault"] for r in prometheus.query("count by (vault) (azure_backup_last_job_status == 1)")
+    }
+    assert others <= reporting
+
+
+def test_a_later_success_resolves_the_failed_backup_alert(e2e: EndToEnd) -> None:
+    vault = name_of(e2e.vaults.failed)
+    e2e.wait_for_alert("AzureBackupJobFailed", vault=vault)
+    e2e.control.add_job(e2e.vaults.failed, "vm-app-01", "Completed", started_ago=120, ended_ago=10)
+    resolved = e2e.wait_for_alert("AzureBackupJobFailed", status="resolved", vault=vault)
+    assert resolved.labels["entity"] == "vm-app-01"
+    assert resolved.receiver == "ticket"
+
+
+def test_healthy_estate_stays_silent(e2e: EndToEnd) -> None:
+    prometheus = e2e.stack.prometheus
+    vault = name_of(e2e.vaults.healthy)
+    # The window: the rules have evaluated the healthy vault's series many times, while the other
+    # scenarios' alerts went through the same rules and Alertmanager (the tests above). `[5m]` reaches back
+    # to before the rules were loaded.
+    evaluated = f'azure_backup:last_finished_job_duration_seconds{{vault="{vault}", entity="vm-web-01"}}'
+    prometheus.wait_for(f"count_over_time({evaluated}[5m]) >= {HEALTHY_EVALUATIONS}", timeout=ALERT_TIMEOUT)
+    latest = prometheus.query(f'azure_backup_last_job_status{{vault="{vault}"}} == 1')
+    assert sorted((r["metric"]["entity"], r["metric"]["status"]) for r in latest) == [
+        ("sql-orders", "Completed"),
+        ("vm-web-01", "Completed"),
+        ("vm-web-02", "InProgress"),
+    ]
+    assert prometheus.query(f'ALERTS{{vault="{vault}"}}[5m]') == []
+    global_alerts = 'ALERTS{alertname=~"AzureBackup(ApiThrottled|ExporterDown)"}'
+    assert prometheus.query(f"{global_alerts}[5m]") == []
+    assert [
+        a for a in e2e.webhook.alerts() if a.labels.get("vault") == vault or "vault" not in a.labels
+    ] == []
+
+
+def test_hard_throttling_keeps_the_exporter_serving_and_loses_no_job(e2e: EndToEnd) -> None:
+    prometheus = e2e.stack.prometheus
+    vault = name_of(e2e.vaults.throttled)
+    throttle_start = time.time()
+    e2e.control.set_faults(throttle=True)
+    e2e.control.add_job(e2e.vaults.throttled, "vm-02", "Completed", started_ago=300, ended_ago=30)
+    alert = e2e.wait_for_alert("AzureBackupApiThrottled")
+    rule = shipped_alerts()["AzureBackupApiThrottled"]
+    assert alert.labels["severity"] == "warning" and alert.receiver == "ticket"
+    assert alert.labels["instance"] == e2e.stack.exporter.address
+    assert alert.annotations["summary"] == rule["annotations"]["summary"]
+    assert alert.annotations["runbook_url"] == rule["annotations"]["runbook_url"]
+    assert "with HTTP 429 (too many requests)" in alert.annotations["description"]
+    # Still throttled, and every scrape since the throttling began succeeded, reporting the 429s itself.
+    throttled_for = f"{int(time.time() - throttle_start)}s"
+    assert prometheus.query(f'min_over_time(up{{job="{SCRAPE_JOB}"}}[{throttled_for}]) == 1')
+    assert prometheus.query('azure_backup_api_requests_total{code="429"} > 0')
+    assert prometheus.query(f'azure_backup_last_job_status{{vault="{vault}", entity="vm-02"}}') == []
+
+    e2e.control.set_faults(throttle=False)
+    found = prometheus.wait_for(
+        f'azure_backup_jobs_finished_total{{vault="{vault}", entity="vm-02", status="Completed"}}',
+        timeout=ALERT_TIMEOUT,
+    )
+    assert found[0]["value"][1] == "1"
+    assert prometheus.wait_for(
+        f'azure_backup_last_job_status{{vault="{vault}", entity="vm-02", status="Completed"}} == 1'
+    )
+
+
+def test_stopped_exporter_pages(e2e: EndToEnd) -> None:
+    address = e2e.stack.exporter.address
+    e2e.stack.exporter.stop()
+    alert = e2e.wait_for_alert("AzureBackupExporterDown", instance=address)
+    rule = shipped_alerts()["AzureBackupExporterDown"]
+    assert alert.labels["job"] == SCRAPE_JOB
+    assert alert.labels["severity"] == "critical" and alert.receiver == "pager"
+    assert alert.annotations["summary"] == rule["annotations"]["summary"]
+    assert alert.annotations["runbook_url"] == rule["annotations"]["runbook_url"]
+    assert alert.annotations["description"].startswith(
+        f"Prometheus cannot scrape {address} (job {SCRAPE_JOB})"
+    )
