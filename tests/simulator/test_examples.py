@@ -88,10 +88,10 @@ def example_request(relative: str) -> tuple[dict, dict]:
     return example["parameters"], example["responses"]
 
 
-@pytest.fixture
-def example_vault(make_sim) -> tuple[ArmClient, Control, str]:
-    """An empty estate plus the examples' vault, holding the examples' two jobs."""
-    sim = make_sim(vaults=0, max_window_days=0)
+def build_example_vault(make_sim, page_size: int = 200) -> tuple[ArmClient, Control, str]:
+    """An empty estate plus the examples' vault, holding the examples' two jobs. The examples' time
+    window spans two years, hence no window limit here."""
+    sim = make_sim(vaults=0, max_window_days=0, page_size=page_size)
     control = Control(sim)
     parameters, _ = example_request("2025-08-01/ListJobs.json")
     vault_id = control.add_vault(
@@ -113,6 +113,11 @@ def example_vault(make_sim) -> tuple[ArmClient, Control, str]:
         start_time="2017-08-03T05:31:07.014604Z",
     )
     return ArmClient(sim), control, vault_id
+
+
+@pytest.fixture
+def example_vault(make_sim) -> tuple[ArmClient, Control, str]:
+    return build_example_vault(make_sim)
 
 
 def jobs_path(parameters: dict) -> str:
@@ -176,8 +181,8 @@ def test_list_jobs_with_all_supported_filters_answers_like_the_example(example_v
         "2026-10-01/ListJobsWithStartTimeAndEndTimeFilters.json",
     ],
 )
-def test_list_jobs_with_time_filter_pages_like_the_example(example_vault, relative: str) -> None:
-    arm, control, vault_id = example_vault
+def test_list_jobs_with_time_filter_pages_like_the_example(make_sim, relative: str) -> None:
+    arm, control, vault_id = build_example_vault(make_sim, page_size=2)
     control.add_job(
         vault=vault_id,
         entity="testvm",
@@ -186,7 +191,6 @@ def test_list_jobs_with_time_filter_pages_like_the_example(example_vault, relati
         start_time="2017-08-02T05:31:07Z",
         end_time="2017-08-02T05:41:07Z",
     )
-    arm.sim.state.config.__dict__["page_size"] = 2  # frozen dataclass: tests may still shrink pages in place
     parameters, responses = example_request(relative)
     path = jobs_path(parameters)
     answer = arm.get(path, api_version=parameters["api-version"], **{"$filter": parameters["$filter"]})

@@ -136,11 +136,11 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if response.truncated:
             self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
         try:
+            self.end_headers()
             self.wfile.write(data[: len(data) // 2] if response.truncated else data)
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError):  # the client went away: nothing left to tell it
             self.close_connection = True
 
 
