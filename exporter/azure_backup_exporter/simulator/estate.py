@@ -164,7 +164,8 @@ class Estate:
         scale = 1.0
         if fast:
             period = fast / 3 if log_backup else fast
-            scale = 0.6 * period / (max(entity.kind.backup_minutes[1], 4.0) * 60.0)
+            # the job runs for up to 60 % of its period, whatever its real-life duration
+            scale = 0.6 * period / (self.planner.minutes(entity.kind, operation)[1] * 60.0)
             next_time = when + period
         elif log_backup:
             next_time = when + self.config.log_backup_interval_hours * 3600.0

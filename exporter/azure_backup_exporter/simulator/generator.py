@@ -64,18 +64,24 @@ class Planner:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
 
+    @staticmethod
+    def minutes(kind: EntityKind, operation: str) -> tuple[float, float]:
+        """Range of a job's duration in minutes, by kind and operation."""
+        low, high = kind.backup_minutes
+        if operation == "Backup (Log)":
+            return 0.3, 4.0
+        if operation == "Backup (Differential)":
+            return low * 0.3, high * 0.4
+        if operation == "Restore":
+            return 10.0, 120.0
+        if not operation.startswith("Backup"):
+            return 0.2, 2.0
+        return low, high
+
     def plan(
         self, rng: random.Random, kind: EntityKind, operation: str, duration_scale: float = 1.0
     ) -> Outcome:
-        low, high = kind.backup_minutes
-        if operation == "Backup (Log)":
-            low, high = 0.3, 4.0
-        elif operation == "Backup (Differential)":
-            low, high = low * 0.3, high * 0.4
-        elif operation == "Restore":
-            low, high = 10.0, 120.0
-        elif not operation.startswith("Backup"):
-            low, high = 0.2, 2.0
+        low, high = self.minutes(kind, operation)
         duration = rng.uniform(low, high) * 60.0 * duration_scale
         draw = rng.random()
         failure, warning = self.config.failure_rate, self.config.warning_rate
