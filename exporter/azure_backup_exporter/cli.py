@@ -1,4 +1,4 @@
-"""Command line: `serve`, `demo` and `simulate`. Wiring only; the logic lives in the other modules."""
+"""Command line: `serve`, `check`, `demo` and `simulate`. Wiring only; the logic lives elsewhere."""
 
 from __future__ import annotations
 
@@ -71,6 +71,17 @@ def serve(**params: Any) -> None:
     click.echo(f"Serving metrics on {exporter.url}/metrics", err=True)
     wait_for_interrupt()
     exporter.stop()
+
+
+@main.command()
+@_option_decorators(list(OPTIONS))
+def check(**params: Any) -> None:
+    """Validate the configuration (same options as serve) and exit: 0 if valid, else 2 and one line."""
+    config = _load(params)
+    click.echo(
+        f"configuration OK: {len(config.vaults)} vault(s), {len(config.subscriptions)} subscription(s), "
+        f"ARM endpoint {config.arm_endpoint}, lookback {config.lookback_seconds:g}s"
+    )
 
 
 @main.command()

@@ -95,6 +95,15 @@ class Job:
         return self.status in SUCCESS_STATUSES
 
     @property
+    def finished_at(self) -> float | None:
+        """End time, or start plus reported duration for a finished job that lacks one."""
+        if self.end_time is not None:
+            return self.end_time
+        if self.finished and self.duration_seconds is not None:
+            return self.start_time + self.duration_seconds
+        return None
+
+    @property
     def reported_duration(self) -> float | None:
         """Duration as Azure reports it, else end minus start once finished."""
         if self.duration_seconds is not None:

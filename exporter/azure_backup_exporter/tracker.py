@@ -208,9 +208,10 @@ class VaultTracker:
         self._counted.add(job.job_id)
         totals = self._entities.setdefault(entity_key(job), _EntityTotals())
         totals.finished_by_status[job.status] += 1
-        if job.succeeded and job.end_time is not None:
-            if totals.last_success_end is None or job.end_time > totals.last_success_end:
-                totals.last_success_end = job.end_time
+        ended = job.finished_at
+        if job.succeeded and ended is not None:
+            if totals.last_success_end is None or ended > totals.last_success_end:
+                totals.last_success_end = ended
         duration = job.reported_duration
         if duration is not None:
             key = (job.backup_management_type, job.operation)

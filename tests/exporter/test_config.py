@@ -111,3 +111,15 @@ def test_prometheus_durations(text: str, seconds: float) -> None:
 def test_bad_prometheus_durations(text: str) -> None:
     with pytest.raises(ValueError):
         parse_prometheus_duration(text)
+
+
+def test_check_validates_without_serving(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.yml"
+    config_file.write_text(f"vaults: [{VAULT}]\nlookback: 2d\n")
+    command = str(Path(sys.executable).with_name("azure-backup-exporter"))
+    good = subprocess.run(
+        [command, "check", "--config.file", str(config_file)], capture_output=True, text=True
+    )
+    assert good.returncode == 0 and "1 vault(s)" in good.stdout and "lookback 172800s" in good.stdout
+    bad = subprocess.run([command, "check", "--vault", "nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--vault" in bad.stderr

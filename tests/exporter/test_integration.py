@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -324,4 +325,43 @@ def test_a_lookback_longer_than_30_days_is_read_in_windows(
     assert value(text, "azure_backup_vault_up", vault="rsv-history") == 1.0
     entities = {labels["entity"] for labels, _ in samples(text)["azure_backup_last_job_status"]}
     assert entities == {"vm-1", "vm-35", "vm-65"}
+    assert sim.requests()["list_jobs"] == {"200": 3}
+
+
+def test_subscriptions_are_listed_again_after_the_interval(
+    start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
+) -> None:
+    sim = start_sim(vaults=0, subscriptions=1)
+    subscription = sim.control("estate")["subscriptions"][0]
+    first = sim.add_vault("rsv-first")
+    sim.add_job(first, "vm-1")
+    exporter = start_exporter(sim, subscriptions=[subscription], vault_list_interval="1s")
+    text = scrape(exporter)
+    assert {labels["vault"] for labels, _ in samples(text)["azure_backup_vault_up"]} == {"rsv-first"}
+    sim.add_vault("rsv-second")
+    scrape(exporter)
+    assert sim.requests()["list_vaults"] == {"200": 1}  # not at every scrape
+    time.sleep(1.2)
+    sim.control("faults", {"deleted_vaults": [first]})
+    text = scrape(exporter)
+    assert {labels["vault"] for labels, _ in samples(text)["azure_backup_vault_up"]} == {"rsv-second"}
+
+
+def test_concurrent_scrapes_share_one_refresh(
+    start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
+) -> None:
+    sim = start_sim(vaults=0, faults={"latency_ms": 200})
+    vaults = [sim.add_vault(f"rsv-{i}") for i in range(3)]
+    for vault in vaults:
+        sim.add_job(vault, "vm-1")
+    exporter = start_exporter(sim, vaults=vaults, min_refresh_interval="1h")
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(scrape(exporter))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2
+    for text in results:
+        assert {v for _, v in samples(text)["azure_backup_vault_up"]} == {1.0}
     assert sim.requests()["list_jobs"] == {"200": 3}

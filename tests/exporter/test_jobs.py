@@ -188,3 +188,12 @@ def test_malformed_jobs_name_their_reason(item: object, reason: str) -> None:
     with pytest.raises(MalformedJob) as caught:
         parse_job(item)
     assert caught.value.reason == reason
+
+
+def test_a_finished_job_without_end_time_ends_after_its_duration() -> None:
+    item = {
+        "name": "j4",
+        "properties": {"status": "Completed", "startTime": "2026-11-26T01:00:00Z", "duration": "PT20M"},
+    }
+    job = parse_job(item)
+    assert job.end_time is None and job.finished_at == job.start_time + 1200
