@@ -26,5 +26,8 @@ test: setup tools lint
 demo: setup
 	$(BIN)/azure-backup-exporter demo
 
+demo-stack: setup tools
+	$(BIN)/python scripts/demo-stack
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -30,7 +30,9 @@ class ReceivedAlert:
 class WebhookReceiver:
     """HTTP server on 127.0.0.1 and a free port; `url(path)` is what Alertmanager posts to."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_alert: Callable[[ReceivedAlert], None] | None = None) -> None:
+        """`on_alert` (if any) is called with each alert received, e.g. to print it."""
+        self._on_alert = on_alert
         self._alerts: list[ReceivedAlert] = []
         self._changed = threading.Condition()
         receiver = self
@@ -84,6 +86,9 @@ class WebhookReceiver:
         with self._changed:
             self._alerts.extend(received)
             self._changed.notify_all()
+        if self._on_alert is not None:
+            for alert in received:
+                self._on_alert(alert)
 
     def alerts(self) -> list[ReceivedAlert]:
         with self._changed:

@@ -1,0 +1,154 @@
+"""`make demo-stack` starts the whole chain, prints where to look, and Ctrl-C leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from support.net import wait_until
+
+from e2e.stack import SCRAPE_JOB
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 30.0
+URL_LINE = re.compile(r"^(?P<name>[A-Za-z ]+):\s+(?P<url>http://127\.0\.0\.1:\d+\S*)$")
+EXPECTED = {"Simulated ARM", "Exporter", "Prometheus", "Alertmanager"}
+WORKDIR_FLAGS = ("--storage.tsdb.path=", "--storage.path=")
+
+
+class DemoStack:
+    """The command in its own session (as a shell runs it), its output read line by line."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def urls(self) -> dict[str, str]:
+        """Read output until every URL is printed."""
+        urls: dict[str, str] = {}
+
+        def all_printed() -> bool:
+            while not self.lines.empty():
+                line = self.lines.get()
+                self.output.append(line)
+                if match := URL_LINE.match(line):
+                    urls[match["name"]] = match["url"]
+            if self.process.poll() is not None:
+                raise AssertionError("demo-stack exited early:\n" + "\n".join(self.output))
+            return EXPECTED <= set(urls)
+
+        wait_until(all_printed, timeout=START_TIMEOUT, interval=0.2, what="demo-stack to print its URLs")
+        return urls
+
+    def session_processes(self) -> dict[int, list[str]]:
+        """Every live process of the command's session (itself, make, Python, Prometheus...): pid -> argv."""
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            state, session = fields[0], int(fields[3])
+            if session == self.process.pid and state != "Z":
+                found[int(entry.name)] = [arg.decode(errors="replace") for arg in argv if arg]
+        return found
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
+
+@pytest.fixture
+def demo_stack(request: pytest.FixtureRequest) -> Iterator[DemoStack]:
+    stack = DemoStack(request.param)
+    try:
+        yield stack
+    finally:
+        stack.kill()  # only does something when the test failed before a clean stop
+
+
+def assert_chain_runs(urls: dict[str, str]) -> None:
+    prometheus = urls["Prometheus"]
+
+    def exporter_target_up() -> bool:
+        targets = requests.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        return any(t["labels"]["job"] == SCRAPE_JOB and t["health"] == "up" for t in targets)
+
+    wait_until(exporter_target_up, timeout=START_TIMEOUT, interval=0.5, what="the exporter target up")
+    groups = requests.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    assert "AzureBackupJobFailed" in {rule["name"] for group in groups for rule in group["rules"]}
+    alertmanagers = requests.get(f"{prometheus}/api/v1/alertmanagers", timeout=5).json()["data"]
+    assert [a["url"] for a in alertmanagers["activeAlertmanagers"]] == [
+        f"{urls['Alertmanager']}/api/v2/alerts"
+    ]
+    assert requests.get(f"{urls['Alertmanager']}/-/ready", timeout=5).status_code == 200
+    assert "azure_backup_vault_up{" in requests.get(urls["Exporter"], timeout=30).text
+
+
+def assert_nothing_left(stack: DemoStack, before: dict[int, list[str]], urls: dict[str, str]) -> None:
+    assert stack.process.wait(timeout=STOP_TIMEOUT) is not None
+    wait_until(lambda: not stack.session_processes(), timeout=STOP_TIMEOUT, what="every child to exit")
+    for url in urls.values():
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url, timeout=2)
+    workdirs = {
+        Path(arg.split("=", 1)[1]).parent
+        for argv in before.values()
+        for arg in argv
+        if arg.startswith(WORKDIR_FLAGS)
+    }
+    assert len(workdirs) == 2  # Prometheus' and Alertmanager's
+    assert [path for path in workdirs if path.exists()] == []
+
+
+@pytest.mark.parametrize("demo_stack", [["make", "--no-print-directory", "demo-stack"]], indirect=True)
+def test_make_demo_stack_runs_the_chain_and_ctrl_c_stops_all_of_it(demo_stack: DemoStack) -> None:
+    urls = demo_stack.urls()
+    assert_chain_runs(urls)
+    before = demo_stack.session_processes()
+    commands = {Path(argv[0]).name for argv in before.values()}
+    assert {"make", "prometheus", "prometheus-alertmanager"} <= commands
+    os.killpg(demo_stack.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    assert_nothing_left(demo_stack, before, urls)
+
+
+@pytest.mark.parametrize("demo_stack", [[sys.executable, "scripts/demo-stack"]], indirect=True)
+def test_demo_stack_stops_its_children_itself_on_sigterm(demo_stack: DemoStack) -> None:
+    urls = demo_stack.urls()
+    before = demo_stack.session_processes()
+    assert len(before) >= 4  # the script, the exporter, Prometheus, Alertmanager
+    demo_stack.process.send_signal(signal.SIGTERM)  # to the script alone: it must stop the others
+    assert_nothing_left(demo_stack, before, urls)
+    assert demo_stack.process.returncode == 0
