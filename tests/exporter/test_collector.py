@@ -109,7 +109,8 @@ def exposition() -> str:
 
 
 def test_exposition_matches_the_golden_file() -> None:
-    # After a deliberate change: cd tests && ../.venv/bin/python -c 'from exporter.test_collector import write_golden; write_golden()'
+    # After a deliberate change, from tests/:
+    # ../.venv/bin/python -c 'from exporter.test_collector import write_golden; write_golden()'
     assert exposition() == GOLDEN.read_text(encoding="utf-8")
 
 
