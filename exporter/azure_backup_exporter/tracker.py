@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 WARM_OVERLAP_SECONDS = 600.0
 DEFAULT_DETAIL_BUDGET = 20
 READS_RESERVE = 100
+MAX_MALFORMED_REMEMBERED = 10_000
 # Operations that never report a "Backup Size": their details are not worth a request.
 NO_SIZE_OPERATIONS = frozenset(
     op.lower()
@@ -93,6 +94,7 @@ class VaultTracker:
         self._entities: dict[EntityKey, _EntityTotals] = {}
         self._histograms: dict[tuple[str, str], _Histogram] = {}
         self._malformed: Counter[str] = Counter()
+        self._malformed_seen: set[str] = set()
         self._watermark: float | None = None
         self._up = False
         self._refresh_duration: float | None = None
@@ -159,7 +161,7 @@ class VaultTracker:
         with self._state_lock:
             start = self.window_start(now)
         listed: dict[str, Job] = {}
-        malformed: Counter[str] = Counter()
+        malformed: list[tuple[str | None, MalformedJob]] = []
         try:
             for window_start, window_end in split_windows(start, now):
                 for page in self._client.iter_job_pages(self.vault, window_start, window_end, deadline):
@@ -167,17 +169,29 @@ class VaultTracker:
                         try:
                             job = parse_job(item)
                         except MalformedJob as error:
-                            malformed[error.reason] += 1
-                            log.warning("vault %s: skipping a malformed job (%s)", self.vault, error)
+                            name = item.get("name") if isinstance(item, dict) else None
+                            malformed.append((name if isinstance(name, str) else None, error))
                             continue
                         listed[job.job_id] = job
         except ArmError as error:
             self._log_failure(error)
             return False
         with self._state_lock:
-            self._malformed.update(malformed)
+            self._count_malformed(malformed)
             self._merge(listed, now)
         return True
+
+    def _count_malformed(self, malformed: list[tuple[str | None, MalformedJob]]) -> None:
+        """Count and log each bad record once, although overlapping windows list it again."""
+        for name, error in malformed:
+            if name is not None and name in self._malformed_seen:
+                continue
+            if name is not None and len(self._malformed_seen) < MAX_MALFORMED_REMEMBERED:
+                self._malformed_seen.add(name)
+            self._malformed[error.reason] += 1
+            log.warning(
+                "vault %s: skipping malformed job %s (%s)", self.vault, name or "without a name", error
+            )
 
     def _log_failure(self, error: ArmError) -> None:
         status = f"HTTP {error.status}" if error.status else "no HTTP response"

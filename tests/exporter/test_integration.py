@@ -365,3 +365,18 @@ def test_concurrent_scrapes_share_one_refresh(
     for text in results:
         assert {v for _, v in samples(text)["azure_backup_vault_up"]} == {1.0}
     assert sim.requests()["list_jobs"] == {"200": 3}
+
+
+def test_a_malformed_job_is_skipped_and_counted_once(
+    start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
+) -> None:
+    sim = start_sim(vaults=0)
+    vault = sim.add_vault("rsv-odd-job")
+    sim.add_job(vault, "vm-good", start_time=iso(timedelta(minutes=-20)))
+    sim.add_job(vault, "vm-bad", start_time=iso(timedelta(minutes=-10)), properties={"duration": "soon"})
+    exporter = start_exporter(sim, vaults=[vault])
+    for _ in range(3):
+        text = scrape(exporter)
+    assert value(text, "azure_backup_vault_up", vault="rsv-odd-job") == 1.0
+    assert value(text, "azure_backup_jobs_malformed_total", vault="rsv-odd-job") == 1.0
+    assert {labels["entity"] for labels, _ in samples(text)["azure_backup_last_job_status"]} == {"vm-good"}
