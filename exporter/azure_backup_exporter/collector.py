@@ -247,11 +247,10 @@ class BackupCollector(Collector):
             log.exception("listing vaults failed; keeping the previous list")
         else:
             wanted = {vault.key: vault for vault in vaults}
-            for key in [key for key in self._trackers if key not in wanted]:
-                del self._trackers[key]
-            for key, vault in wanted.items():
-                if key not in self._trackers:
-                    self._trackers[key] = self._make_tracker(vault)
+            # a new dict, swapped in whole: a scrape that timed out waiting reads the old one meanwhile
+            self._trackers = {
+                key: self._trackers.get(key) or self._make_tracker(vault) for key, vault in wanted.items()
+            }
         now = time.monotonic()
         due = [
             tracker
