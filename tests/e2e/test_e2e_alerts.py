@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from support.net import wait_until
 
 from e2e.alertmanager import EXAMPLE_CONFIG, derive_alertmanager_config
 from e2e.control import SimulatorControl
@@ -57,6 +58,9 @@ class Scenarios:
     deleted: str
     revoked: str
     throttled: str
+    warnings: str
+    never_succeeded: str
+    flaky: str
 
 
 @dataclass
@@ -133,7 +137,49 @@ def seed_scenarios(control: SimulatorControl) -> Scenarios:
 
     for vault in (vaults.deleted, vaults.revoked, vaults.throttled):
         control.add_job(vault, "vm-01", "Completed", started_ago=HOUR, ended_ago=HOUR - 600)
+
+    control.add_job(
+        vaults.warnings, "vm-warn-01", "CompletedWithWarnings", started_ago=2 * HOUR, ended_ago=2 * HOUR - 600
+    )
+
+    # Backups in the lookback, not one success: the critical alert, and the failed-job warning inhibited.
+    for started_ago in (26 * HOUR, 2 * HOUR):
+        control.add_job(
+            vaults.never_succeeded,
+            "vm-new-01",
+            "Failed",
+            started_ago=started_ago,
+            ended_ago=started_ago - 300,
+            error_code=ERROR_CODE,
+        )
+
+    # Last success 25 h ago (within the RPO, not within a day), then failures: the first one now,
+    # two more once Prometheus watches (`add_repeated_failures`), as the failure count is an increase.
+    control.add_job(
+        vaults.flaky, "vm-flaky-01", "Completed", started_ago=25 * HOUR, ended_ago=25 * HOUR - 900
+    )
+    control.add_job(
+        vaults.flaky,
+        "vm-flaky-01",
+        "Failed",
+        started_ago=3 * HOUR,
+        ended_ago=3 * HOUR - 300,
+        error_code=ERROR_CODE,
+    )
     return vaults
+
+
+def add_repeated_failures(control: SimulatorControl, vaults: Scenarios) -> None:
+    """Two more failures, recent enough for the exporter's next refresh to see them appear."""
+    for started_ago in (500, 300):
+        control.add_job(
+            vaults.flaky,
+            "vm-flaky-01",
+            "Failed",
+            started_ago=started_ago,
+            ended_ago=started_ago - 100,
+            error_code=ERROR_CODE,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +204,7 @@ def e2e() -> Iterator[EndToEnd]:
             prometheus_args=RESEND_DELAY_ARGS,
         )
         stack.prometheus.wait_for_targets_up()
+        add_repeated_failures(control, vaults)
         # The deleted and revoked vaults are read successfully before they go away.
         gone = f"{name_of(vaults.deleted)}|{name_of(vaults.revoked)}"
         stack.prometheus.wait_for(f'count(azure_backup_vault_up{{vault=~"{gone}"}} == 1) == 2')
@@ -269,6 +316,61 @@ def test_deleted_and_revoked_vaults_page_while_the_others_keep_reporting(e2e: En
     log = e2e.stack.exporter.output(limit=1_000_000).splitlines()
     assert any(deleted in line and "ResourceNotFound" in line for line in log)
     assert any(revoked in line and "AuthorizationFailed" in line for line in log)
+
+
+def test_completed_with_warnings_opens_a_low_priority_ticket(e2e: EndToEnd) -> None:
+    vault = name_of(e2e.vaults.warnings)
+    alert = e2e.wait_for_alert("AzureBackupCompletedWithWarnings", vault=vault)
+    assert_notification(
+        alert,
+        "AzureBackupCompletedWithWarnings",
+        vault=vault,
+        entity="vm-warn-01",
+        operation="Backup",
+        severity="info",
+    )
+
+
+def test_no_success_in_lookback_pages_and_holds_back_the_failed_job_warning(e2e: EndToEnd) -> None:
+    vault = name_of(e2e.vaults.never_succeeded)
+    alert = e2e.wait_for_alert("AzureBackupNoSuccessInLookback", vault=vault)
+    assert_notification(
+        alert,
+        "AzureBackupNoSuccessInLookback",
+        vault=vault,
+        entity="vm-new-01",
+        operation="Backup",
+        severity="critical",
+    )
+    assert f"Latest error code {ERROR_CODE}." in alert.annotations["description"]
+    # Prometheus fires AzureBackupJobFailed too. The shipped inhibition holds it back while the critical
+    # alert lasts (it may have been notified before that: in production it fires 30 min earlier).
+    held_back = wait_until(
+        lambda: [
+            a
+            for a in e2e.stack.alertmanager.alerts()
+            if a["labels"]["alertname"] == "AzureBackupJobFailed"
+            and a["labels"]["vault"] == vault
+            and a["status"]["inhibitedBy"]
+        ],
+        timeout=ALERT_TIMEOUT,
+        what="AzureBackupJobFailed held back by the inhibition",
+    )
+    assert held_back[0]["status"]["state"] == "suppressed"
+
+
+def test_repeated_failures_page(e2e: EndToEnd) -> None:
+    vault = name_of(e2e.vaults.flaky)
+    alert = e2e.wait_for_alert("AzureBackupRepeatedFailures", vault=vault)
+    assert_notification(
+        alert,
+        "AzureBackupRepeatedFailures",
+        vault=vault,
+        entity="vm-flaky-01",
+        operation="Backup",
+        severity="critical",
+    )
+    assert "times in the last 24 hours without a single success" in alert.annotations["description"]
 
 
 def test_a_later_success_resolves_the_failed_backup_alert(e2e: EndToEnd) -> None:
