@@ -88,7 +88,10 @@ def name_of(vault_id: str) -> str:
 def seed_scenarios(control: SimulatorControl) -> Scenarios:
     """One vault per scenario, with jobs placed in history so that each condition already holds."""
     vaults = Scenarios(
-        **{field: control.add_vault(f"rsv-{field}") for field in Scenarios.__dataclass_fields__}
+        **{
+            field: control.add_vault("rsv-" + field.replace("_", "-"))
+            for field in Scenarios.__dataclass_fields__
+        }
     )
 
     # Healthy: recent successes, a job running for a normal time, nothing that should alert.
