@@ -31,6 +31,8 @@ from e2e.rules import SHIPPED_RULES, derive_test_rules
 from e2e.stack import RESEND_DELAY_ARGS, SCRAPE_JOB, Stack, load_rules_now, start_stack
 from e2e.webhook import ReceivedAlert, WebhookReceiver
 
+pytestmark = pytest.mark.e2e
+
 HOUR = 3600
 # Every alert's `for:` in the test copy of the rules: more than one evaluation (1 s), short enough for a test.
 TEST_FOR = "2s"

@@ -16,6 +16,8 @@ import yaml
 from e2e.alertmanager import EXAMPLE_CONFIG, derive_alertmanager_config
 from e2e.rules import SHIPPED_RULES, RulesTransformError, derive_test_rules
 
+pytestmark = pytest.mark.e2e
+
 PROMTOOL = "/usr/bin/promtool"
 AMTOOL = "/usr/bin/amtool"
 WAITS = {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}

@@ -18,6 +18,8 @@ from support.net import wait_until
 
 from e2e.stack import SCRAPE_JOB
 
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
