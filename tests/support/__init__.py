@@ -8,6 +8,8 @@
 - `support.promql`: `selectors(expr)`, the metric names, matchers, enclosing functions and ranges of a
   PromQL expression (Grafana variables allowed).
 - `support.net`: `free_port()`, `wait_until()`.
+- `support.process`: `LoopbackProcess`, the life cycle the server classes above (and the e2e suite's
+  `AlertmanagerServer`) share: `address`, `url`, a log file, SIGTERM then SIGKILL, `stop()`, `with`.
 
 Import them as `from support.prometheus import PrometheusServer` once `tests/` is on `sys.path`: a test
 folder with an `__init__.py` gets that from pytest; one without adds it in its `conftest.py` (see

@@ -15,7 +15,6 @@ real HTTP server, not objects wired by hand.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 import requests
 
 from .net import free_port, wait_until
+from .process import LoopbackProcess
 
 # The console script next to this interpreter: the one `pip install -e .` put in the same virtual env.
 EXPORTER_COMMAND = (str(Path(sys.executable).with_name("azure-backup-exporter")),)
@@ -38,19 +38,20 @@ class ExporterStartError(RuntimeError):
     """The exporter exited or did not serve /metrics in time; the message ends with its output."""
 
 
-class ExporterProcess:
+class ExporterProcess(LoopbackProcess):
     """`azure-backup-exporter serve` on 127.0.0.1 and a free port, stopped (and its log removed) on exit.
 
     `args` are extra command-line options (`--vault ...`, `--min-refresh-interval 0s`); `env` is added to
     a copy of this process's environment with the other Azure credential variables removed.
     """
 
+    what = "the exporter"
+
     def __init__(self, args: Sequence[str], env: Mapping[str, str], *, ready_timeout: float = 30.0) -> None:
+        super().__init__()
         self.args = list(args)
         self.env = dict(env)
         self.ready_timeout = ready_timeout
-        self.port: int | None = None
-        self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()
 
     @classmethod
@@ -63,24 +64,13 @@ class ExporterProcess:
         env = {"IDENTITY_ENDPOINT": simulator.identity_endpoint, "IDENTITY_HEADER": simulator.identity_header}
         return cls([*args, *extra_args], env)
 
-    @property
-    def address(self) -> str:
-        """`127.0.0.1:PORT`, as a Prometheus target."""
-        if self.port is None:
-            raise RuntimeError("the exporter is not started")
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}"
-
     def start(self) -> ExporterProcess:
         environment = {key: value for key, value in os.environ.items() if key not in OTHER_CREDENTIALS}
         environment.update(self.env)
         self.port = free_port()
-        self._process = subprocess.Popen(
+        self._launch(
             [*EXPORTER_COMMAND, "serve", "--web.listen-address", self.address, *self.args],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=environment,
+            self._log, env=environment,
         )
         try:
             wait_until(self._serving, timeout=self.ready_timeout, what="the exporter to serve /metrics")
@@ -110,22 +100,7 @@ class ExporterProcess:
         self._log.seek(0)
         return self._log.read().decode(errors="replace")[-limit:]
 
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
     def close(self) -> None:
+        """`stop()` (the log is kept for `output()`), then discard the log."""
         self.stop()
         self._log.close()
-
-    def __enter__(self) -> ExporterProcess:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -31,10 +31,6 @@ a 400 `bad_data`) raise `PrometheusQueryError` with Prometheus's `errorType` and
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +39,10 @@ from typing import Any
 import requests
 import yaml
 
-from .net import free_port, wait_until
+from .net import wait_until
+from .process import LoopbackProcess
 
 PROMETHEUS_BINARY = os.environ.get("PROMETHEUS_BINARY", "/usr/bin/prometheus")
-START_ATTEMPTS = 3
 
 
 class PrometheusStartError(RuntimeError):
@@ -86,13 +82,16 @@ class ScrapeJob:
         return config
 
 
-class PrometheusServer:
+class PrometheusServer(LoopbackProcess):
     """`/usr/bin/prometheus` with a generated configuration, on 127.0.0.1 and a free port.
 
     `rule_files` are referenced by absolute path (Prometheus reads them at start). `alertmanagers` are
     `host:port` addresses to send alerts to. `evaluation_interval` paces rule evaluation.
     `extra_args` are appended to the command line (e.g. `["--query.lookback-delta=1m"]`).
     """
+
+    what = "Prometheus"
+    log_name = "prometheus.log"
 
     def __init__(
         self,
@@ -114,30 +113,15 @@ class PrometheusServer:
         self.extra_args = list(extra_args)
         self.binary = binary
         self.ready_timeout = ready_timeout
-        self.port: int | None = None
-        self.workdir: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log_file: Any = None
         self._session = requests.Session()
+        super().__init__()
 
-    # --- life cycle ---------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. `http://127.0.0.1:41234` (no trailing slash)."""
-        if self.port is None:
-            raise RuntimeError("Prometheus is not started")
-        return f"http://127.0.0.1:{self.port}"
+    # --- life cycle (`url`, `address`, `log_path`, `log_tail`: see LoopbackProcess) --------------------
 
     @property
     def config_path(self) -> Path:
         assert self.workdir is not None, "Prometheus is not started"
         return self.workdir / "prometheus.yml"
-
-    @property
-    def log_path(self) -> Path:
-        assert self.workdir is not None, "Prometheus is not started"
-        return self.workdir / "prometheus.log"
 
     def config(self) -> dict[str, Any]:
         """The configuration this server runs with, as a dict (written as YAML at start)."""
@@ -161,24 +145,14 @@ class PrometheusServer:
             raise RuntimeError("Prometheus is already started")
         if not Path(self.binary).exists():
             raise PrometheusStartError(f"{self.binary} not found (Debian package `prometheus`)")
-        self.workdir = Path(tempfile.mkdtemp(prefix="prometheus-test-"))
+        self._make_workdir("prometheus-test-")
         self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
-        try:
-            for attempt in range(1, START_ATTEMPTS + 1):
-                if self._start_once(free_port()):
-                    return self
-                if attempt == START_ATTEMPTS or "address already in use" not in self.log_tail():
-                    raise PrometheusStartError(f"Prometheus did not become ready:\n{self.log_tail()}")
-        except BaseException:
-            self.stop()
-            raise
-        raise AssertionError("unreachable")
+        self._start_on_a_free_port(self._start_once, PrometheusStartError)
+        return self
 
     def _start_once(self, port: int) -> bool:
-        self._terminate()
         self.port = port
-        self._log_file = open(self.log_path, "ab")  # closed in _terminate()
-        self._process = subprocess.Popen(
+        self._launch(
             [
                 self.binary,
                 f"--config.file={self.config_path}",
@@ -188,57 +162,16 @@ class PrometheusServer:
                 "--log.level=info",
                 *self.extra_args,
             ],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
+            self.log_path,
             cwd=self.workdir,
         )
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                return False
-            try:
-                if self._session.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return True
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        return False
+        return self._wait_ready(self.ready_timeout, self._session.get)
 
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 10 s) and remove the temporary directory."""
-        self._terminate()
+        super().stop()
         self._session.close()
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
         self.port = None
-
-    def _terminate(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-            self._process = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The last lines of Prometheus's log, for failure messages."""
-        if self.workdir is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     # --- HTTP API -----------------------------------------------------------------------------------
 
