@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import click
@@ -12,6 +13,51 @@ from .config import SimulatorConfig
 from .service import Simulator
 
 _DEFAULTS = SimulatorConfig()
+# Options that set the SimulatorConfig field of the same name, each with that field's default:
+# (option, field, help).
+_SETTINGS = (
+    ("--seed", "seed", "Seed of the generated estate."),
+    ("--subscriptions", "subscriptions", "Number of subscriptions."),
+    ("--vaults", "vaults", "Number of vaults (0: empty estate)."),
+    ("--entities-per-vault", "entities_per_vault", "Protected items per vault."),
+    ("--history-days", "history_days", "Days of job history before the start."),
+    ("--page-size", "page_size", "Items per page of list responses."),
+    ("--start-time", "start_time", "Simulated UTC start time (ISO 8601) [default: now]."),
+    ("--failure-rate", "failure_rate", "Share of scheduled jobs that fail."),
+    ("--warning-rate", "warning_rate", "Share ending CompletedWithWarnings."),
+    (
+        "--legacy-format-share",
+        "legacy_format_share",
+        "Share of vaults with TimeSpan durations, integer actionsInfo, lower-case provider ids.",
+    ),
+    (
+        "--fast-schedule",
+        "fast_schedule_seconds",
+        "Demo mode: start a backup of every item every this many seconds (0: daily schedule).",
+    ),
+    ("--log-backup-interval-hours", "log_backup_interval_hours", "Interval of SQL / SAP HANA log backups."),
+    ("--token-lifetime", "token_lifetime_seconds", "Lifetime of issued tokens, in seconds."),
+    ("--throttle-capacity", "throttle_capacity", "ARM read token bucket size per subscription."),
+    (
+        "--throttle-refill",
+        "throttle_refill_per_second",
+        "ARM read tokens refilled per second per subscription.",
+    ),
+    (
+        "--max-window-days",
+        "max_window_days",
+        "Longest startTime/endTime window accepted in $filter (0: no limit).",
+    ),
+    ("--render-cache-jobs", "render_cache_jobs", "Finished jobs kept rendered for list pages (0: no cache)."),
+    ("--identity-header", "identity_header", "IDENTITY_HEADER secret [default: random]."),
+)
+
+
+def _setting_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of `_SETTINGS`, in that order."""
+    for option, field, help_text in reversed(_SETTINGS):
+        command = click.option(option, field, default=getattr(_DEFAULTS, field), help=help_text)(command)
+    return command
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -42,59 +88,7 @@ def _parse_start_time(text: str | None) -> datetime | None:
     default="127.0.0.1:0",
     help="HOST:PORT to listen on; port 0 picks a free port.",
 )
-@click.option("--seed", default=_DEFAULTS.seed, help="Seed of the generated estate.")
-@click.option("--subscriptions", default=_DEFAULTS.subscriptions, help="Number of subscriptions.")
-@click.option("--vaults", default=_DEFAULTS.vaults, help="Number of vaults (0: empty estate).")
-@click.option("--entities-per-vault", default=_DEFAULTS.entities_per_vault, help="Protected items per vault.")
-@click.option("--history-days", default=_DEFAULTS.history_days, help="Days of job history before the start.")
-@click.option("--page-size", default=_DEFAULTS.page_size, help="Items per page of list responses.")
-@click.option("--start-time", default=None, help="Simulated UTC start time (ISO 8601) [default: now].")
-@click.option("--failure-rate", default=_DEFAULTS.failure_rate, help="Share of scheduled jobs that fail.")
-@click.option("--warning-rate", default=_DEFAULTS.warning_rate, help="Share ending CompletedWithWarnings.")
-@click.option(
-    "--legacy-format-share",
-    default=_DEFAULTS.legacy_format_share,
-    help="Share of vaults with TimeSpan durations, integer actionsInfo, lower-case provider ids.",
-)
-@click.option(
-    "--fast-schedule",
-    "fast_schedule_seconds",
-    default=_DEFAULTS.fast_schedule_seconds,
-    help="Demo mode: start a backup of every item every this many seconds (0: daily schedule).",
-)
-@click.option(
-    "--log-backup-interval-hours",
-    default=_DEFAULTS.log_backup_interval_hours,
-    help="Interval of SQL / SAP HANA log backups.",
-)
-@click.option(
-    "--token-lifetime",
-    "token_lifetime_seconds",
-    default=_DEFAULTS.token_lifetime_seconds,
-    help="Lifetime of issued tokens, in seconds.",
-)
-@click.option(
-    "--throttle-capacity",
-    default=_DEFAULTS.throttle_capacity,
-    help="ARM read token bucket size per subscription.",
-)
-@click.option(
-    "--throttle-refill",
-    "throttle_refill_per_second",
-    default=_DEFAULTS.throttle_refill_per_second,
-    help="ARM read tokens refilled per second per subscription.",
-)
-@click.option(
-    "--max-window-days",
-    default=_DEFAULTS.max_window_days,
-    help="Longest startTime/endTime window accepted in $filter (0: no limit).",
-)
-@click.option(
-    "--render-cache-jobs",
-    default=_DEFAULTS.render_cache_jobs,
-    help="Finished jobs kept rendered for list pages (0: no cache).",
-)
-@click.option("--identity-header", default=None, help="IDENTITY_HEADER secret [default: random].")
+@_setting_options
 @click.option("--latency-ms", default=0, help="Fault: added latency of ARM responses.")
 @click.option("--jitter-ms", default=0, help="Fault: random +/- jitter added to the latency.")
 @click.option("--throttle/--no-throttle", default=False, help="Fault: answer every ARM read 429.")
