@@ -4,7 +4,8 @@ job types and deserialises them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -139,3 +140,22 @@ def test_the_official_sdk_pages_through_a_generated_vault(sdk_env) -> None:
         client.backup_jobs.list(vault_name, resource_group, filter="operation eq 'Restore'", **PLAIN_HTTP)
     )
     assert all(job.properties.operation == "Restore" for job in vaults)
+
+
+@pytest.mark.parametrize("offset", [timedelta(days=-3), timedelta(days=3)])
+def test_token_lifetime_is_on_the_clients_clock_whatever_the_simulated_time(
+    make_sim, monkeypatch, offset: timedelta
+) -> None:
+    """A simulated clock days away from the real one (a fixed --start-time) must neither hand clients
+    tokens already expired by their clock (they would fetch one per request) nor valid for days (they
+    would never refresh before the simulator refuses them)."""
+    sim = make_sim(vaults=1, start_time=datetime.now(timezone.utc) + offset)
+    for name in AZURE_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", sim.identity_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", sim.identity_header)
+    credential = DefaultAzureCredential()
+    tokens = [credential.get_token(ARM_SCOPE) for _ in range(3)]
+    assert 3000 < tokens[0].expires_on - time.time() <= 3600
+    assert Control(sim).get("requests").json()["by_route"]["token"] == {"200": 1}, "the token was cached"
+    assert len({token.token for token in tokens}) == 1

@@ -2,12 +2,15 @@
 
 Tokens are random opaque strings; the simulator remembers each one's audience and expiry (on the
 simulated clock), so expired and wrong-audience tokens get the 401 codes ARM uses (azure-api.md section 5).
+The `expires_on` a client reads is on the client's own (wall) clock: a simulated clock set in the past
+or the future must not make a client see its tokens as long expired, or as valid for days.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,10 +37,17 @@ class IssuedToken:
 class TokenIssuer:
     """Issues tokens to callers presenting the IDENTITY_HEADER secret, and validates them on ARM routes."""
 
-    def __init__(self, identity_header: str, lifetime_seconds: int, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        identity_header: str,
+        lifetime_seconds: int,
+        now: Callable[[], float],
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.identity_header = identity_header
         self.lifetime_seconds = lifetime_seconds
         self._now = now
+        self._wall_clock = wall_clock
         self._tokens: dict[str, IssuedToken] = {}
         self._lock = threading.Lock()
 
@@ -48,12 +58,11 @@ class TokenIssuer:
         if not resource:
             raise EstateError(400, "invalid_request", "The 'resource' query parameter is required.")
         token = secrets.token_urlsafe(32)
-        expires_on = int(self._now()) + self.lifetime_seconds
         with self._lock:
-            self._tokens[token] = IssuedToken(resource, expires_on)
+            self._tokens[token] = IssuedToken(resource, int(self._now()) + self.lifetime_seconds)
         return {
             "access_token": token,
-            "expires_on": str(expires_on),
+            "expires_on": str(int(self._wall_clock()) + self.lifetime_seconds),
             "resource": resource,
             "token_type": "Bearer",
             "client_id": SIMULATED_CLIENT_ID,
