@@ -40,6 +40,9 @@ JOBS_KEY = VAULT_KEY + ("backup_management_type", "operation", "status")
 RUNNING = 'status=~"InProgress|Cancelling"'
 FAILED = 'status="Failed"'
 SUCCESS_THRESHOLDS_SECONDS = (26 * 3600, 48 * 3600)
+# Colours of the time since the last success: orange after 26 h, red after 48 h (two missed daily backups).
+SUCCESS_AGE_STEPS = [(None, "green"), (SUCCESS_THRESHOLDS_SECONDS[0], "orange"),
+                     (SUCCESS_THRESHOLDS_SECONDS[1], "red")]
 
 STATUS_COLOURS = {
     "Completed": "green",
@@ -224,6 +227,18 @@ def table(title: str, description: str, unit: str, targets: list[dict], *, trans
     )
 
 
+def vault_refresh_status(description: str, matchers: str) -> Panel:
+    """Per vault, whether the exporter's last refresh from Azure succeeded (red: failing, green: ok)."""
+    return state_timeline(
+        "Vault refresh status",
+        description,
+        [target(f"min by (vault) (azure_backup_vault_up{matchers})", "A", "{{vault}}")],
+        mappings=[{"type": "value", "options": {"0": {"text": "failing", "color": "red", "index": 0},
+                                                "1": {"text": "ok", "color": "green", "index": 1}}}],
+        thresholds=[(None, "red"), (1, "green")],
+    )
+
+
 def row(title: str) -> Panel:
     return {"type": "row", "title": title, "collapsed": False, "panels": []}
 
@@ -231,6 +246,17 @@ def row(title: str) -> Panel:
 def hide_columns(*names: str) -> list[dict]:
     return [{"matcher": {"id": "byName", "options": name},
              "properties": [{"id": "custom.hidden", "value": True}]} for name in names]
+
+
+def entity_columns(*overrides: dict) -> list[dict]:
+    """Overrides of a table with a row per entity: vault-locating columns hidden, then `overrides`, then
+    the entity column linking to the entity dashboard."""
+    return hide_columns("job", "subscription_id", "resource_group") + [
+        *overrides,
+        {"matcher": {"id": "byName", "options": "entity"}, "properties": [
+            {"id": "links", "value": [entity_link()]},
+        ]},
+    ]
 
 
 def entity_link() -> dict:
@@ -459,23 +485,18 @@ def overview() -> dict:
                                      "backup_management_type": "Type"},
                 }},
             ],
-            overrides=hide_columns("job", "subscription_id", "resource_group") + [
+            overrides=entity_columns(
                 {"matcher": {"id": "byName", "options": "Since last success"}, "properties": [
                     {"id": "unit", "value": "s"},
                     {"id": "custom.cellOptions", "value": {"type": "color-background", "mode": "basic"}},
-                    {"id": "thresholds", "value": _thresholds([(None, "green"),
-                                                               (SUCCESS_THRESHOLDS_SECONDS[0], "orange"),
-                                                               (SUCCESS_THRESHOLDS_SECONDS[1], "red")])},
+                    {"id": "thresholds", "value": _thresholds(SUCCESS_AGE_STEPS)},
                     {"id": "color", "value": {"mode": "thresholds"}},
                 ]},
                 {"matcher": {"id": "byName", "options": "Last job status"}, "properties": [
                     {"id": "mappings", "value": _status_text_mappings()},
                     {"id": "custom.cellOptions", "value": {"type": "color-text"}},
                 ]},
-                {"matcher": {"id": "byName", "options": "entity"}, "properties": [
-                    {"id": "links", "value": [entity_link()]},
-                ]},
-            ],
+            ),
             sort_by="Since last success",
         ), 24, 12),
         (table(
@@ -490,11 +511,7 @@ def overview() -> dict:
                 "excludeByName": {"Time": True},
                 "renameByName": {"Value": "Running for", "backup_management_type": "Type"},
             }}],
-            overrides=hide_columns("job", "subscription_id", "resource_group") + [
-                {"matcher": {"id": "byName", "options": "entity"}, "properties": [
-                    {"id": "links", "value": [entity_link()]},
-                ]},
-            ],
+            overrides=entity_columns(),
             sort_by="Running for",
         ), 12, 8),
         (table(
@@ -508,11 +525,7 @@ def overview() -> dict:
                 "excludeByName": {"Time": True, "Value": True},
                 "renameByName": {"error_code": "Error code", "backup_management_type": "Type"},
             }}],
-            overrides=hide_columns("job", "subscription_id", "resource_group") + [
-                {"matcher": {"id": "byName", "options": "entity"}, "properties": [
-                    {"id": "links", "value": [entity_link()]},
-                ]},
-            ],
+            overrides=entity_columns(),
         ), 12, 8),
         (row("Failures"), 24, 1),
         (timeseries(
@@ -586,14 +599,10 @@ def overview() -> dict:
                     "A", "{{vault}} {{entity}} {{operation}}")],
         ), 12, 8),
         (row("Exporter health"), 24, 1),
-        (state_timeline(
-            "Vault refresh status",
+        (vault_refresh_status(
             "Whether the exporter's last refresh of each vault from Azure succeeded: a red stretch means "
             "that vault's figures were frozen at their last known values.",
-            [target(f"min by (vault) (azure_backup_vault_up{vault})", "A", "{{vault}}")],
-            mappings=[{"type": "value", "options": {"0": {"text": "failing", "color": "red", "index": 0},
-                                                    "1": {"text": "ok", "color": "green", "index": 1}}}],
-            thresholds=[(None, "red"), (1, "green")],
+            vault,
         ), 12, 8),
         (timeseries(
             "Vault refresh duration",
@@ -709,8 +718,7 @@ def entity_dashboard() -> dict:
             "s",
             [target(f"time() - max(azure_backup_last_success_timestamp_seconds{one})", "A", "age",
                     instant=True)],
-            thresholds=[(None, "green"), (SUCCESS_THRESHOLDS_SECONDS[0], "orange"),
-                        (SUCCESS_THRESHOLDS_SECONDS[1], "red")],
+            thresholds=SUCCESS_AGE_STEPS,
             colour_mode="background",
         ), 4, 4),
         (stat(
@@ -785,14 +793,10 @@ def entity_dashboard() -> dict:
                     f"azure_backup_last_job_status{running})", "A", "running", instant=True)],
             no_value="not running", thresholds=[(None, "blue")],
         ), 4, 6),
-        (state_timeline(
-            "Vault refresh status",
+        (vault_refresh_status(
             "Whether the exporter's refresh of this entity's vault succeeded: while it fails, the figures "
             "above stay at their last known values.",
-            [target(f"min by (vault) (azure_backup_vault_up{vault})", "A", "{{vault}}")],
-            mappings=[{"type": "value", "options": {"0": {"text": "failing", "color": "red", "index": 0},
-                                                    "1": {"text": "ok", "color": "green", "index": 1}}}],
-            thresholds=[(None, "red"), (1, "green")],
+            vault,
         ), 8, 6),
     ]
     variables = [datasource_variable(), *chained_variables(names, single=single)]
