@@ -8,6 +8,7 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from .clients import API_VERSION, VAULTS_API_VERSION, ArmClient, Control, load_example
 
@@ -231,9 +232,10 @@ def test_get_job_details_answers_like_the_example(example_vault) -> None:
     assert job["properties"]["extendedInfo"]["propertyBag"] == {"VM Name": "testvm"}
 
 
-def test_cancel_job_and_its_operation_result_answer_like_the_examples(example_vault) -> None:
+@pytest.mark.parametrize("version", ["2025-08-01", "2026-10-01"])
+def test_cancel_job_and_its_operation_result_answer_like_the_examples(example_vault, version: str) -> None:
     arm, control, vault_id = example_vault
-    parameters, responses = example_request("2025-08-01/TriggerCancelJob.json")
+    parameters, responses = example_request(f"{version}/TriggerCancelJob.json")
     running = control.add_job(vault=vault_id, entity="testvm", operation="Backup", status="InProgress")
     answer = arm.post(
         jobs_path(parameters) + f"/{running['name']}/cancel", api_version=parameters["api-version"]
@@ -248,7 +250,7 @@ def test_cancel_job_and_its_operation_result_answer_like_the_examples(example_va
     assert ours[-3] == running["name"] and theirs[-3] == parameters["jobName"]
     assert ours[:-3] + ours[-2:-1] == theirs[:-3] + theirs[-2:-1], "same path, job and operation ids aside"
 
-    result_parameters, result_responses = example_request("2025-08-01/CancelJobOperationResult.json")
+    result_parameters, result_responses = example_request(f"{version}/CancelJobOperationResult.json")
     pending = arm.get(answer.headers["Location"], api_version=None)
     assert pending.status_code == 202
     assert set(result_responses["202"]["headers"]) <= set(pending.headers)
@@ -354,3 +356,58 @@ def test_trigger_backup_then_operation_status_hands_back_the_job_id(make_sim) ->
     assert arm.get(answer.headers["Location"], api_version=None).status_code == 204
     missing = arm.post(vault_id + item.replace("v1win2012r", "nothing") + "/backup")
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("version", ["2025-08-01", "2026-02-01"])
+def test_export_jobs_and_its_operation_result_answer_like_the_examples(example_vault, version: str) -> None:
+    """`backupJobsExport` (202 + Location), its operation result (202 while running, then 200 with a blob
+    URL and SAS key), and the report behind that URL holding the exported jobs."""
+    arm, control, vault_id = example_vault
+    parameters, responses = example_request(f"{version}/TriggerExportJobs.json")
+    vault_path = jobs_path(parameters).removesuffix("/backupJobs")
+    answer = arm.post(vault_path + "/backupJobsExport", api_version=parameters["api-version"])
+    assert answer.status_code == 202 and answer.content == b""
+    assert set(responses["202"]["headers"]) <= set(answer.headers)
+    assert answer.headers["Retry-After"] == str(responses["202"]["headers"]["Retry-After"])
+    location = urlsplit(answer.headers["Location"])
+    example_location = urlsplit(responses["202"]["headers"]["Location"])
+    assert f"{location.scheme}://{location.netloc}" == arm.sim.arm_endpoint
+    assert location.path.rsplit("/", 1)[0] == example_location.path.rsplit("/", 1)[0]
+    assert GUID.fullmatch(location.path.rsplit("/", 1)[1])
+
+    _, result_responses = example_request(f"{version}/ExportJobsOperationResult.json")
+    pending = arm.get(answer.headers["Location"], api_version=None)
+    assert pending.status_code == 202, pending.text
+    assert set(result_responses["202"]["headers"]) <= set(pending.headers)
+    assert_same_shape(result_responses["202"]["body"], pending.json())
+    assert pending.json()["headers"]["Location"] == [answer.headers["Location"]]
+    control.advance(5)
+    done = arm.get(answer.headers["Location"], api_version=None)
+    assert done.status_code == 200, done.text
+    assert_same_shape(result_responses["200"]["body"], done.json())
+    operation = done.json()["operation"]
+    report = requests.get(operation["blobUrl"] + operation["blobSasKey"], timeout=10)
+    assert report.status_code == 200
+    listed = arm.list_all_jobs(vault_id)
+    assert [job["name"] for job in report.json()] == [job["name"] for job in listed]
+    assert report.json()[1] == listed[1], "the finished job is reported as listed (the running one has aged)"
+
+
+def test_export_jobs_honours_the_filter_and_refuses_a_bad_one(example_vault) -> None:
+    arm, control, vault_id = example_vault
+    url = arm.sim.arm_endpoint + vault_id + "/backupJobsExport"
+    answer = arm.session.post(
+        url, params={"api-version": API_VERSION, "$filter": "operation eq 'Backup'"}, timeout=10
+    )
+    assert answer.status_code == 202
+    control.advance(5)
+    operation = arm.get(answer.headers["Location"], api_version=None).json()["operation"]
+    report = requests.get(operation["blobUrl"], timeout=10).json()
+    assert [job["properties"]["operation"] for job in report] == ["Backup"]
+    bad = arm.session.post(
+        url, params={"api-version": API_VERSION, "$filter": "colour eq 'blue'"}, timeout=10
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "BMSUserErrorInvalidFilter"
+    unknown = arm.get(vault_id + "/backupJobs/operationResults/00000000-0000-0000-0000-000000000001")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "ResourceNotFound"
+    assert Control(arm.sim).get("requests").json()["by_route"]["export_jobs"] == {"202": 1, "400": 1}

@@ -8,9 +8,9 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from .estate import EstateError, Operation, parse_guid
+from .estate import EstateError, JobsExport, Operation, parse_guid
 from .filters import FilterError, parse_filter
 from .model import Vault, format_guid
 from .render import render_job, render_vault
@@ -28,8 +28,12 @@ _METHODS = {
     "job_operation_result": "GET",
     "operation_status": "GET",
     "trigger_backup": "POST",
+    "export_jobs": "POST",
+    "export_result": "GET",
 }
 CANCEL_RETRY_AFTER = "60"
+EXPORT_SAS_SECONDS = 15 * 60
+"""The export report's SAS "expires in 15 mins" (azure-api.md section 4)."""
 
 
 def match_route(segments: list[str]) -> tuple[str, dict[str, str]] | None:
@@ -55,6 +59,11 @@ def match_route(segments: list[str]) -> tuple[str, dict[str, str]] | None:
         return "get_vault", params
     if rest == ["backupjobs"]:
         return "list_jobs", params
+    if rest == ["backupjobsexport"]:
+        return "export_jobs", params
+    if len(rest) == 3 and rest[:2] == ["backupjobs", "operationresults"]:
+        params["operation"] = original[2]
+        return "export_result", params
     if rest[0] == "backupjobs" and len(rest) >= 2:
         params["job"] = original[1]
         if len(rest) == 2:
@@ -407,7 +416,69 @@ def _trigger_backup(
     return Response(202, None, headers)
 
 
+def _export_jobs(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    """`Jobs_Export`: the jobs matching `$filter` go to a report, read later from a blob URL."""
+    vault = _vault(state, params, faults)
+    job_filter = parse_filter(_query_value(query, "$filter"), state.config.max_window_days)
+    jobs, _ = state.estate.list_jobs(vault, job_filter, None, len(vault.jobs) + 1)
+    now = state.estate.clock.now()
+    report = b"[" + b",".join(state.rendered.list_form(job, now) for job in jobs) + b"]"
+    operation_id = format_guid(state.estate.add_export(vault, report))
+    return Response(
+        202,
+        None,
+        {"Location": _export_location(state, vault, operation_id, query), "Retry-After": CANCEL_RETRY_AFTER},
+    )
+
+
+def _export_location(
+    state: SimulatorState, vault: Vault, operation_id: str, query: Mapping[str, list[str]]
+) -> str:
+    return (
+        f"{state.base_url}{_vault_path(vault)}/backupJobs/operationResults/{operation_id}"
+        f"?{urlencode({'api-version': _query_value(query, 'api-version')})}"
+    )
+
+
+def _export_result(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    """`ExportJobsOperationResults_Get`: 202 while the report is written, then 200 with its blob URL."""
+    vault = _vault(state, params, faults)
+    export = _export(state, vault, params["operation"])
+    operation_id = params["operation"]
+    if state.estate.clock.now() < export.ready_at:
+        location = _export_location(state, vault, operation_id, query)
+        payload = {
+            "operation": {"objectType": "ExportJobsOperationResultInfo"},
+            "headers": {"Location": [location], "Retry-After": [CANCEL_RETRY_AFTER]},
+        }
+        return Response(202, payload, {"Location": location, "Retry-After": CANCEL_RETRY_AFTER})
+    expiry = format_timestamp(export.ready_at + EXPORT_SAS_SECONDS)[:19] + "Z"
+    payload = {
+        "operation": {
+            "objectType": "ExportJobsOperationResultInfo",
+            "blobUrl": f"{state.base_url}/_simulator/blobs/exportjobsreport{operation_id.lower()}",
+            "blobSasKey": f"?sv=2014-02-14&sr=b&sig=simulated&se={quote(expiry, safe='')}&sp=r",
+        },
+        "headers": {},
+    }
+    return Response(200, payload)
+
+
+def _export(state: SimulatorState, vault: Vault, operation_name: str) -> JobsExport:
+    guid = parse_guid(operation_name)
+    export = state.estate.exports.get(guid) if guid is not None else None
+    if export is None or export.vault is not vault:
+        raise EstateError(404, "ResourceNotFound", f"The operation '{operation_name}' was not found.")
+    return export
+
+
 _ROUTES: dict[str, Callable[..., Response]] = {
+    "export_jobs": _export_jobs,
+    "export_result": _export_result,
     "trigger_backup": _trigger_backup,
     "list_vaults": _list_vaults,
     "get_vault": _get_vault,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .catalog import FINAL_STATUSES
-from .estate import EstateError
+from .estate import EstateError, parse_guid
 from .model import RUNNING_STATUSES
 from .render import render_job
 from .responses import Response, arm_error
@@ -227,7 +227,19 @@ def _advance_clock(state: SimulatorState, body: object) -> Response:
     return Response(200, {"now": format_timestamp(state.estate.clock.now())})
 
 
+def _export_report(state: SimulatorState, body: object, blob_name: str) -> Response:
+    """The report a jobs export wrote (where Azure would put a storage blob): a JSON array of jobs."""
+    guid = parse_guid(blob_name.removeprefix("exportjobsreport"))
+    export = state.estate.exports.get(guid) if guid is not None else None
+    if export is None or not blob_name.startswith("exportjobsreport"):
+        raise EstateError(404, "BlobNotFound", f"The blob '{blob_name}' does not exist.")
+    if state.estate.clock.now() < export.ready_at:
+        raise EstateError(404, "BlobNotFound", f"The blob '{blob_name}' is not written yet.")
+    return Response(200, raw=export.report)
+
+
 _TABLE: list[tuple[str, tuple[str, ...], Callable[..., Response]]] = [
+    ("GET", ("blobs", "*"), _export_report),
     ("GET", ("estate",), _estate),
     ("POST", ("vaults",), _add_vault),
     ("POST", ("jobs",), _add_job),

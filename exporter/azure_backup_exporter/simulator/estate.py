@@ -24,6 +24,8 @@ from .model import Entity, Job, Vault, as_uuid4
 _FINISH, _SCHEDULED, _LOG = 0, 1, 2
 CANCEL_SECONDS = 2.0
 """How long a cancelled job stays `Cancelling` before it becomes `Cancelled`."""
+EXPORT_SECONDS = 2.0
+"""How long a jobs export runs before its report is ready."""
 
 
 class Clock:
@@ -66,6 +68,16 @@ class Operation:
         return self.kind == "backup" or not self.job.running
 
 
+@dataclass
+class JobsExport:
+    """A `backupJobsExport` request: the jobs it matched, rendered when asked (a snapshot, as a report
+    file is), and when its report becomes readable."""
+
+    vault: Vault
+    ready_at: float
+    report: bytes
+
+
 class Estate:
     """All subscriptions, resource groups, vaults and jobs, guarded by one lock."""
 
@@ -85,6 +97,7 @@ class Estate:
         self.vaults: dict[tuple[str, str, str], Vault] = {}
         self.running: dict[int, Job] = {}
         self.operations: dict[int, Operation] = {}
+        self.exports: dict[int, JobsExport] = {}
         self._generate()
 
     # ---- generation and schedule -------------------------------------------------------------
@@ -382,6 +395,12 @@ class Estate:
         self._track_running(job)
         operation_id = as_uuid4(self._live_rng.getrandbits(128))
         self.operations[operation_id] = Operation(job, vault, now, "backup")
+        return operation_id
+
+    def add_export(self, vault: Vault, report: bytes) -> int:
+        """Register a jobs export whose report is ready after EXPORT_SECONDS; returns its operation id."""
+        operation_id = as_uuid4(self._live_rng.getrandbits(128))
+        self.exports[operation_id] = JobsExport(vault, self.clock.now() + EXPORT_SECONDS, report)
         return operation_id
 
 
