@@ -2,7 +2,8 @@
 
 One `requests.Session` with urllib3 `Retry` (429 and 5xx, GET only, honouring `Retry-After`, with
 backoff) does the retrying; `BudgetRetry` adds the one thing urllib3 lacks: it never sleeps past
-the deadline of the scrape that asked. Pages are followed through the absolute `nextLink` as given.
+the deadline of the scrape that asked. Pages are followed through the absolute `nextLink`, asked
+with the client's own api-version as the Azure SDK does (nextLinks carry stale ones).
 Errors come out as the typed exceptions of `errors.py`.
 """
 
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -150,6 +151,17 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
 
 
+def _without_api_version(link: str) -> str:
+    """The link minus its `api-version`, other parameters left byte for byte (the skiptoken is opaque).
+
+    Azure's nextLinks carry stale api-versions (2017-07-01 in the examples); like the Azure SDK, the
+    client asks every page with its own.
+    """
+    parts = urlsplit(link)
+    kept = [p for p in parts.query.split("&") if p and unquote(p.split("=", 1)[0]).lower() != "api-version"]
+    return parts._replace(query="&".join(kept)).geturl()
+
+
 def _arm_error(response: requests.Response, endpoint: str) -> ArmError:
     code, message = f"HTTP{response.status_code}", response.reason or ""
     try:
@@ -247,11 +259,7 @@ class ArmClient:
             if next_link in seen:
                 raise ArmMalformedResponse(200, "MalformedResponse", "nextLink repeats itself", endpoint)
             seen.add(next_link)
-            query_keys = {key.lower() for key, _ in parse_qsl(urlsplit(next_link).query)}
-            url, next_params = (
-                next_link,
-                (None if "api-version" in query_keys else {"api-version": params["api-version"]}),
-            )
+            url, next_params = _without_api_version(next_link), {"api-version": params["api-version"]}
         raise ArmMalformedResponse(200, "MalformedResponse", f"more than {MAX_PAGES} pages", endpoint)
 
     def _on_arm_endpoint(self, link: str) -> str:
