@@ -82,6 +82,16 @@ class EndToEnd:
 
         return self.webhook.wait_for(matches, ALERT_TIMEOUT, f"{status} {alertname} {labels}")
 
+    def wait_for_notification(
+        self, alertname: str, *, vault: str, entity: str | None, operation: str | None, severity: str
+    ) -> ReceivedAlert:
+        """The firing `alertname` of `vault`, once it has passed `assert_notification`."""
+        alert = self.wait_for_alert(alertname, vault=vault)
+        assert_notification(
+            alert, alertname, vault=vault, entity=entity, operation=operation, severity=severity
+        )
+        return alert
+
 
 def name_of(vault_id: str) -> str:
     return vault_id.rsplit("/", 1)[-1]
@@ -249,9 +259,8 @@ def assert_notification(
 
 def test_failed_backup_reaches_the_ticket_receiver_with_vault_entity_and_error_code(e2e: EndToEnd) -> None:
     vault = name_of(e2e.vaults.failed)
-    alert = e2e.wait_for_alert("AzureBackupJobFailed", vault=vault)
-    assert_notification(
-        alert, "AzureBackupJobFailed", vault=vault, entity="vm-app-01", operation="Backup", severity="warning"
+    alert = e2e.wait_for_notification(
+        "AzureBackupJobFailed", vault=vault, entity="vm-app-01", operation="Backup", severity="warning"
     )
     assert alert.labels["backup_management_type"] == "AzureIaasVM"
     assert f"Error code {ERROR_CODE}." in alert.annotations["description"]
@@ -259,9 +268,7 @@ def test_failed_backup_reaches_the_ticket_receiver_with_vault_entity_and_error_c
 
 def test_entity_outside_its_recovery_point_objective_pages(e2e: EndToEnd) -> None:
     vault = name_of(e2e.vaults.stale)
-    alert = e2e.wait_for_alert("AzureBackupNoRecentSuccess", vault=vault)
-    assert_notification(
-        alert,
+    alert = e2e.wait_for_notification(
         "AzureBackupNoRecentSuccess",
         vault=vault,
         entity="vm-db-01",
@@ -273,9 +280,7 @@ def test_entity_outside_its_recovery_point_objective_pages(e2e: EndToEnd) -> Non
 
 def test_job_running_far_too_long_opens_a_ticket(e2e: EndToEnd) -> None:
     vault = name_of(e2e.vaults.stuck)
-    alert = e2e.wait_for_alert("AzureBackupJobRunningTooLong", vault=vault)
-    assert_notification(
-        alert,
+    alert = e2e.wait_for_notification(
         "AzureBackupJobRunningTooLong",
         vault=vault,
         entity="vm-files-01",
@@ -287,9 +292,7 @@ def test_job_running_far_too_long_opens_a_ticket(e2e: EndToEnd) -> None:
 
 def test_disabled_protection_pages(e2e: EndToEnd) -> None:
     vault = name_of(e2e.vaults.disabled)
-    alert = e2e.wait_for_alert("AzureBackupProtectionDisabled", vault=vault)
-    assert_notification(
-        alert,
+    alert = e2e.wait_for_notification(
         "AzureBackupProtectionDisabled",
         vault=vault,
         entity="vm-retired-01",
@@ -302,9 +305,7 @@ def test_disabled_protection_pages(e2e: EndToEnd) -> None:
 def test_deleted_and_revoked_vaults_page_while_the_others_keep_reporting(e2e: EndToEnd) -> None:
     deleted, revoked = name_of(e2e.vaults.deleted), name_of(e2e.vaults.revoked)
     for vault in (deleted, revoked):
-        alert = e2e.wait_for_alert("AzureBackupVaultRefreshFailing", vault=vault)
-        assert_notification(
-            alert,
+        e2e.wait_for_notification(
             "AzureBackupVaultRefreshFailing",
             vault=vault,
             entity=None,
@@ -325,9 +326,7 @@ def test_deleted_and_revoked_vaults_page_while_the_others_keep_reporting(e2e: En
 
 def test_completed_with_warnings_opens_a_low_priority_ticket(e2e: EndToEnd) -> None:
     vault = name_of(e2e.vaults.warnings)
-    alert = e2e.wait_for_alert("AzureBackupCompletedWithWarnings", vault=vault)
-    assert_notification(
-        alert,
+    e2e.wait_for_notification(
         "AzureBackupCompletedWithWarnings",
         vault=vault,
         entity="vm-warn-01",
@@ -338,9 +337,7 @@ def test_completed_with_warnings_opens_a_low_priority_ticket(e2e: EndToEnd) -> N
 
 def test_no_success_in_lookback_pages_and_holds_back_the_failed_job_warning(e2e: EndToEnd) -> None:
     vault = name_of(e2e.vaults.never_succeeded)
-    alert = e2e.wait_for_alert("AzureBackupNoSuccessInLookback", vault=vault)
-    assert_notification(
-        alert,
+    alert = e2e.wait_for_notification(
         "AzureBackupNoSuccessInLookback",
         vault=vault,
         entity="vm-new-01",
@@ -366,9 +363,7 @@ def test_no_success_in_lookback_pages_and_holds_back_the_failed_job_warning(e2e:
 
 def test_repeated_failures_page(e2e: EndToEnd) -> None:
     vault = name_of(e2e.vaults.flaky)
-    alert = e2e.wait_for_alert("AzureBackupRepeatedFailures", vault=vault)
-    assert_notification(
-        alert,
+    alert = e2e.wait_for_notification(
         "AzureBackupRepeatedFailures",
         vault=vault,
         entity="vm-flaky-01",
