@@ -173,7 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
             return route, 429, _error("SubscriptionRequestsThrottled", message), {"Retry-After": "1"}
         headers = {"x-ms-ratelimit-remaining-subscription-reads": str(self.server.reads_left(subscription))}
         if vaults:
-            items = [_vault_json(v) for v in self.server.vaults if v.subscription.lower() == subscription.lower()]
+            items = [
+                _vault_json(v) for v in self.server.vaults if v.subscription.lower() == subscription.lower()
+            ]
             return route, 200, self._page(path, query, items, self.server.listed_vaults_page_size), headers
         assert jobs is not None
         vault = self.server.find_vault(jobs["sub"], jobs["rg"], jobs["vault"])
@@ -241,7 +243,7 @@ def _vault_json(vault: FakeVault) -> dict[str, Any]:
         "id": vault.resource_id,
         "name": vault.name,
         "type": "Microsoft.RecoveryServices/vaults",
-        "etag": 'W/"datetime\'2026-01-01T00%3A00%3A00.000Z\'"',
+        "etag": "W/\"datetime'2026-01-01T00%3A00%3A00.000Z'\"",
         "location": "westeurope",
         "tags": {},
         "sku": {"name": "Standard"},

@@ -74,27 +74,119 @@ def size(text: str) -> dict[str, Any]:
 H, M = timedelta(hours=1), timedelta(minutes=1)
 DPM_ENTITY = "SQL01\\ProdDB"
 QUOTED = 'Content DB "Intranet" on SP01'
-VM_DONE = job("a1", "vm-web-01", "AzureIaaSVMJob", "AzureIaasVM", "Backup", "Completed", 5 * H, 5 * H - 20 * M,
-              "00:20:23.0896697", actionsInfo=[], virtualMachineVersion="Compute", isUserTriggered=False)
-VM_RUNNING = job("a2", "vm-web-01", "AzureIaaSVMJob", "AzureIaasVM", "Backup", "InProgress", 30 * M, None,
-                 "PT29M59.5S", actionsInfo=[1])
-SQL_FAILED = job("a3", "SALES_DB", "AzureWorkloadJob", "AzureWorkload", "Backup (Full)", "Failed", 4 * H,
-                 4 * H - 3 * M, "00:03:13.6439467", workloadType="SQLDataBase", isUserTriggered=True,
-                 errorDetails=[{"errorCode": 510008, "errorString": "Log chain broken", "errorTitle": "",
-                                "recommendations": ["Run a full backup"], "additionalDetails": None}])
-MAB_WARN = job("a4", "FILESERVER01.contoso.local", "MabJob", "MAB", "Backup", "CompletedWithWarnings",
-               30 * H, 3 * H, "1.02:03:04.5000000", mabServerName="FILESERVER01", mabServerType="Windows",
-               workloadType="FileFolder", errorDetails=[{"errorString": "2 files skipped", "recommendations": []}])
-DPM_CANCELLED = job("a5", DPM_ENTITY, "DpmJob", "DPM", "Backup", "Cancelled", 28 * H, 2 * H, "P1DT2H3M4.5S",
-                    dpmServerName="DPM01", containerType="DPMContainer")
-SHARE_DONE = job("a6", "payroll-share", "AzureStorageJob", "AzureStorage", "Backup", "Completed", 2 * H,
-                 2 * H - 90 * timedelta(seconds=1), "PT1M30S", storageAccountName="stpayroll",
-                 isUserTriggered=False)
+VM_DONE = job(
+    "a1",
+    "vm-web-01",
+    "AzureIaaSVMJob",
+    "AzureIaasVM",
+    "Backup",
+    "Completed",
+    5 * H,
+    5 * H - 20 * M,
+    "00:20:23.0896697",
+    actionsInfo=[],
+    virtualMachineVersion="Compute",
+    isUserTriggered=False,
+)
+VM_RUNNING = job(
+    "a2",
+    "vm-web-01",
+    "AzureIaaSVMJob",
+    "AzureIaasVM",
+    "Backup",
+    "InProgress",
+    30 * M,
+    None,
+    "PT29M59.5S",
+    actionsInfo=[1],
+)
+SQL_FAILED = job(
+    "a3",
+    "SALES_DB",
+    "AzureWorkloadJob",
+    "AzureWorkload",
+    "Backup (Full)",
+    "Failed",
+    4 * H,
+    4 * H - 3 * M,
+    "00:03:13.6439467",
+    workloadType="SQLDataBase",
+    isUserTriggered=True,
+    errorDetails=[
+        {
+            "errorCode": 510008,
+            "errorString": "Log chain broken",
+            "errorTitle": "",
+            "recommendations": ["Run a full backup"],
+            "additionalDetails": None,
+        }
+    ],
+)
+MAB_WARN = job(
+    "a4",
+    "FILESERVER01.contoso.local",
+    "MabJob",
+    "MAB",
+    "Backup",
+    "CompletedWithWarnings",
+    30 * H,
+    3 * H,
+    "1.02:03:04.5000000",
+    mabServerName="FILESERVER01",
+    mabServerType="Windows",
+    workloadType="FileFolder",
+    errorDetails=[{"errorString": "2 files skipped", "recommendations": []}],
+)
+DPM_CANCELLED = job(
+    "a5",
+    DPM_ENTITY,
+    "DpmJob",
+    "DPM",
+    "Backup",
+    "Cancelled",
+    28 * H,
+    2 * H,
+    "P1DT2H3M4.5S",
+    dpmServerName="DPM01",
+    containerType="DPMContainer",
+)
+SHARE_DONE = job(
+    "a6",
+    "payroll-share",
+    "AzureStorageJob",
+    "AzureStorage",
+    "Backup",
+    "Completed",
+    2 * H,
+    2 * H - 90 * timedelta(seconds=1),
+    "PT1M30S",
+    storageAccountName="stpayroll",
+    isUserTriggered=False,
+)
 ODD_STATUS = job("a7", QUOTED, "DpmJob", "DPM", "Backup", "Invalid", 6 * H, 6 * H - M, "00:01:00")
-VM_CANCELLING = job("a8", "vm-db-02", "AzureIaaSVMJobV2", "AzureIaasVM", "Backup", "Cancelling", 20 * M, None,
-                    "PT19M", actionsInfo=[])
-RETIRED = job("a9", "vm-retired", "AzureIaaSVMJob", "AzureIaasVM", "Backup", "Completed", 10 * 24 * H,
-              10 * 24 * H - M, "PT1M")
+VM_CANCELLING = job(
+    "a8",
+    "vm-db-02",
+    "AzureIaaSVMJobV2",
+    "AzureIaasVM",
+    "Backup",
+    "Cancelling",
+    20 * M,
+    None,
+    "PT19M",
+    actionsInfo=[],
+)
+RETIRED = job(
+    "a9",
+    "vm-retired",
+    "AzureIaaSVMJob",
+    "AzureIaasVM",
+    "Backup",
+    "Completed",
+    10 * 24 * H,
+    10 * 24 * H - M,
+    "PT1M",
+)
 B_JOBS = [
     job(f"b{i}", f"vm-app-0{i}", "AzureIaaSVMJob", "AzureIaasVM", "Backup", "Completed", (10 + i) * H,
         (10 + i) * H - 10 * M, "00:10:00", vault="rsv-weu-02", rg="rg-backup-weu")
@@ -158,8 +250,12 @@ def test_every_metric_against_the_reference_fake(
     # a running job is the last job; the success and size before it stay
     vm = {"entity": "vm-web-01", "operation": "Backup", "backup_management_type": "AzureIaasVM"}
     assert value(text, "azure_backup_last_job_status", status="InProgress", **vm) == 1.0
-    assert len([s for s in samples(text)["azure_backup_last_job_status"] if s[0]["entity"] == "vm-web-01"]) == 1
-    assert value(text, "azure_backup_last_job_start_timestamp_seconds", **vm) == pytest.approx(at(30 * M), abs=1)
+    assert (
+        len([s for s in samples(text)["azure_backup_last_job_status"] if s[0]["entity"] == "vm-web-01"]) == 1
+    )
+    assert value(text, "azure_backup_last_job_start_timestamp_seconds", **vm) == pytest.approx(
+        at(30 * M), abs=1
+    )
     assert value(text, "azure_backup_last_job_end_timestamp_seconds", **vm) is None
     assert value(text, "azure_backup_last_job_duration_seconds", **vm) >= 30 * 60 - 1
     assert value(text, "azure_backup_last_success_timestamp_seconds", **vm) == pytest.approx(
