@@ -473,7 +473,7 @@ def overview() -> dict:
             "empty age means no success within the exporter's lookback. Click an entity for its history.",
             "s",
             [target(f"time() - {last_success}", "A", instant=True, table=True),
-             target(last_status, "B", instant=True, table=True)],
+             target(statuses, "B", instant=True, table=True)],
             transformations=[
                 {"id": "merge", "options": {}},
                 {"id": "organize", "options": {

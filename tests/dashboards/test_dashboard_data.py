@@ -30,6 +30,7 @@ from grafana_model import (
     by_uid,
     dashboards,
     grafana_builtins,
+    panels,
     queries,
     substitute,
     variable_query,
@@ -260,3 +261,43 @@ def test_two_replicas_count_each_entity_once(scraped: ScrapedEstate) -> None:
     running_jobs = f'sum(azure_backup_jobs{{{one}, status=~"InProgress|Cancelling"}})'
     [running] = prometheus.query(running_jobs, at=scraped.end)
     assert _instant(scraped, OVERVIEW_UID, "Running jobs")[""] == float(running["value"][1])
+
+
+def _table_fields(panel: dict, board: dict, scraped: ScrapedEstate) -> set[str]:
+    """The columns Grafana builds from a table panel's instant queries: one per label, `Time`, and the
+    value, named `Value` for a single query and `Value #<refId>` for several."""
+    targets = panel["targets"]
+    fields = {"Time"}
+    for target in targets:
+        query = next(q for q in queries(board) if q.where == f"panel {panel['title']!r} / {target['refId']}")
+        result = scraped.run(query, substitute(query.expr, _values_for(board, query, scraped)))
+        fields |= {label for series in result for label in series["metric"]}
+        fields.add("Value" if len(targets) == 1 else f"Value #{target['refId']}")
+    return fields
+
+
+TABLES = [pytest.param(board["uid"], panel["title"], id=f"{board['uid']}: {panel['title']}")
+          for board in dashboards() for panel in panels(board) if panel["type"] == "table"]
+
+
+@pytest.mark.parametrize(("board_uid", "title"), TABLES)
+def test_every_column_a_table_names_is_in_its_data(board_uid: str, title: str,
+                                                   scraped: ScrapedEstate) -> None:
+    """A column the transformations order or rename, or an override colours, that no query returns is a
+    blank in Grafana: e.g. a status column after an aggregation dropped the `status` label."""
+    board = by_uid(board_uid)
+    panel = next(p for p in panels(board) if p["title"] == title)
+    fields = _table_fields(panel, board, scraped)
+    renames: dict[str, str] = {}
+    named: set[str] = set()
+    for transformation in panel.get("transformations", []):
+        if transformation["id"] == "organize":
+            options = transformation["options"]
+            renames |= options.get("renameByName", {})
+            for key in ("excludeByName", "indexByName", "renameByName"):
+                named |= set(options.get(key, {}))
+    assert named <= fields, f"{title}: no column {sorted(named - fields)} in {sorted(fields)}"
+    shown = {renames.get(name, name) for name in fields}
+    matched = {override["matcher"]["options"] for override in panel["fieldConfig"]["overrides"]
+               if override["matcher"]["id"] == "byName"}
+    assert matched <= shown, f"{title}: overrides for missing columns {sorted(matched - shown)}"
