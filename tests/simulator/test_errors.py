@@ -227,3 +227,14 @@ def test_an_arm_client_is_not_counted_for_control_requests(sim) -> None:
     ArmClient(sim)
     control.estate()
     assert control.get("requests").json() == {"total": 1, "by_route": {"token": {"200": 1}}}
+
+
+def test_other_http_methods_get_arm_errors_not_html(sim, arm, control) -> None:
+    jobs = jobs_url(sim, control.estate()["vaults"][0])
+    assert_arm_error(arm.session.options(jobs, params={"api-version": "2026-10-01"}), 405, "MethodNotAllowed")
+    assert_arm_error(arm.session.request("PROPFIND", jobs), 501, "NotImplemented")
+    head = arm.session.head(jobs, params={"api-version": "2026-10-01"})
+    assert head.status_code == 405 and head.content == b""
+    assert arm.get(control.estate()["vaults"][0] + "/backupJobs").status_code == 200, (
+        "the connection is sound"
+    )

@@ -8,6 +8,7 @@ import sys
 import traceback
 import uuid
 from datetime import datetime, timezone
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -51,6 +52,29 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:  # noqa: N802
         self._dispatch("DELETE")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._dispatch("HEAD")
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        self._dispatch("OPTIONS")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (unknown method, bad request line, oversized headers) in ARM's
+        error shape instead of an HTML page."""
+        status = HTTPStatus(code)
+        body = json.dumps(
+            {"error": {"code": status.phrase.replace(" ", ""), "message": message or status.description}}
+        ).encode()
+        self.close_connection = True
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
     def version_string(self) -> str:
         return self.server_version
@@ -138,7 +162,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         try:
             self.end_headers()
-            self.wfile.write(data[: len(data) // 2] if response.truncated else data)
+            if self.command != "HEAD":
+                self.wfile.write(data[: len(data) // 2] if response.truncated else data)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):  # the client went away: nothing left to tell it
             self.close_connection = True
