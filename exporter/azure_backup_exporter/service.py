@@ -25,6 +25,7 @@ from .web import build_app, make_server, serve_in_thread
 log = logging.getLogger(__name__)
 
 QUIET_LOGGERS = ("azure", "msal", "urllib3")
+CHAINED_CREDENTIAL_LOGGER = "azure.identity._credentials.chained"
 
 
 def configure_logging(level: str) -> None:
@@ -36,6 +37,8 @@ def configure_logging(level: str) -> None:
     )
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # its multi-line report of a missing credential is logged by us, on one line per vault
+    logging.getLogger(CHAINED_CREDENTIAL_LOGGER).setLevel(logging.ERROR)
 
 
 def default_credential() -> TokenCredential:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -162,6 +163,23 @@ def _without_api_version(link: str) -> str:
     return parts._replace(query="&".join(kept)).geturl()
 
 
+_ATTEMPT = re.compile(r"^\t(?P<name>\w+): (?P<reason>.*)$")
+
+
+def credential_message(text: str) -> str:
+    """azure-identity's multi-line report, on one line: each credential source tried and why it failed."""
+    attempts = []
+    for line in text.splitlines():
+        match = _ATTEMPT.match(line)
+        if match:
+            reason = match["reason"].removeprefix(f"{match['name']} authentication unavailable.").strip()
+            reason = reason.split(". ")[0].rstrip(".")[:100] or "unavailable"
+            attempts.append(f"{match['name']} ({reason})")
+    if not attempts:
+        return " ".join(text.split())[:1000]
+    return "no Azure credential found; tried " + ", ".join(attempts)
+
+
 def _arm_error(response: requests.Response, endpoint: str) -> ArmError:
     code, message = f"HTTP{response.status_code}", response.reason or ""
     try:
@@ -279,7 +297,7 @@ class ArmClient:
         try:
             return str(self._credential.get_token(self._scope).token)
         except Exception as error:  # azure-identity raises several types; all mean "no token"
-            message = " ".join(str(error).split())[:1000]
+            message = credential_message(str(error))
             raise CredentialError(0, "CredentialUnavailable", message, "token") from None
 
     @contextmanager
