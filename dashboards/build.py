@@ -38,6 +38,12 @@ ENTITY_KEY = VAULT_KEY + ("backup_management_type", "entity", "operation")
 JOBS_KEY = VAULT_KEY + ("backup_management_type", "operation", "status")
 
 RUNNING = 'status=~"InProgress|Cancelling"'
+NOT_RUNNING = 'status!~"InProgress|Cancelling"'
+# Backup operations as Azure writes them (`Backup`, `Backup (Full)`, `Backup (Log)`...), as in alerts/:
+# Restore, ConfigureBackup and the rest make no recovery point, so their age says nothing about protection.
+BACKUPS = r'operation=~"Backup( \\(.+\\))?"'
+# Log backups run every few hours and have their own, shorter objective (AzureBackupNoRecentSuccess).
+NOT_LOG = 'operation!="Backup (Log)"'
 FAILED = 'status="Failed"'
 SUCCESS_THRESHOLDS_SECONDS = (26 * 3600, 48 * 3600)
 # Colours of the time since the last success: orange after 26 h, red after 48 h (two missed daily backups).
@@ -408,8 +414,17 @@ def overview() -> dict:
     vault = selector(VAULT_VARS)
     vault_bmt = selector(VAULT_VARS + ("backup_management_type",))
     key = by(ENTITY_KEY)
-    last_success = f"max {key} (azure_backup_last_success_timestamp_seconds{entity})"
-    last_status = f"max {key} (azure_backup_last_job_status{entity})"
+    backups = selector(ENTITY_VARS, BACKUPS)
+    last_success = f"max {key} (azure_backup_last_success_timestamp_seconds{backups})"
+    # Recovery points are the entity's: its newest success among its daily-class (not log) backup
+    # operations, so that a weekly Backup (Full) beside daily Backup (Differential) is within the objective
+    # (as in alerts/).
+    daily = selector(ENTITY_VARS, BACKUPS, NOT_LOG)
+    protected_key = by(ENTITY_KEY[:-1])
+    newest_point = f"max {protected_key} (azure_backup_last_success_timestamp_seconds{daily})"
+    # No success at all counts once a backup job has an outcome: a first backup still running is waited for.
+    finished_backup = selector(ENTITY_VARS, BACKUPS, NOT_LOG, NOT_RUNNING)
+    backed_up = f"max {protected_key} (azure_backup_last_job_status{finished_backup})"
     failed = selector(ENTITY_VARS, FAILED)
     job = selector(TARGET_VARS)
     trouble = selector(TARGET_VARS, 'code=~"429|5.."')
@@ -438,11 +453,13 @@ def overview() -> dict:
         ), 12, 5),
         (stat(
             "Outside recovery point objective",
-            "Entities (per operation) whose last successful job ended longer ago than the recovery point "
-            "objective chosen above ($rpo), or that have no success at all within the exporter's lookback."
+            "Entities whose newest recovery point (the end of their most recent successful backup job, "
+            "log backups aside) is older than the recovery point objective chosen above ($rpo), or that "
+            "have finished backup jobs but no success within the exporter's lookback (a first backup still "
+            "running is waited for). Log backups, restores and configuration jobs are left out."
             + EMPTY_NOTE.format("every entity is within its objective"),
             "short",
-            [target(f"count((time() - {last_success} > $rpo) or ({last_status} unless {last_success}))",
+            [target(f"count((time() - {newest_point} > $rpo) or ({backed_up} unless {newest_point}))",
                     "A", "outside RPO", instant=True)],
             thresholds=[(None, "green"), (1, "red")], no_value="0", colour_mode="background",
         ), 4, 5),
@@ -468,12 +485,15 @@ def overview() -> dict:
         (row("Entities"), 24, 1),
         (table(
             "Entities by time since last success",
-            "Every entity and operation, the status of its last job and how long ago its last successful "
-            "job ended, longest first: orange after 26 h, red after 48 h (two missed daily backups). An "
-            "empty age means no success within the exporter's lookback. Click an entity for its history.",
+            "Every entity and backup operation, the status of its last job and how long ago its last "
+            "successful job ended, longest first: orange after 26 h, red after 48 h (two missed daily "
+            "backups; a weekly Backup (Full) ages up to a week by design). An empty age means no success "
+            "within the exporter's lookback. Restores and configuration jobs are left out. Click an "
+            "entity for its history.",
             "s",
             [target(f"time() - {last_success}", "A", instant=True, table=True),
-             target(statuses, "B", instant=True, table=True)],
+             target(once(f"azure_backup_last_job_status{backups}", ENTITY_KEY + ("status",)), "B",
+                    instant=True, table=True)],
             transformations=[
                 {"id": "merge", "options": {}},
                 {"id": "organize", "options": {
@@ -567,7 +587,8 @@ def overview() -> dict:
         (timeseries(
             "Job duration of finished jobs (p50, p90)",
             "Median and 90th percentile duration of jobs finishing in each interval, per vault and "
-            "operation, from the exporter's histogram. Points appear only where jobs finished.",
+            "operation, from the exporter's histogram. Points appear only where jobs finished. "
+            "Empty between backup windows, while no job finishes.",
             "s",
             [target(f"histogram_quantile(0.5, {duration_buckets})", "A", "p50 {{vault}} {{operation}}"),
              target(f"histogram_quantile(0.9, {duration_buckets})", "B", "p90 {{vault}} {{operation}}")],

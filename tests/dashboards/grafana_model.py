@@ -26,8 +26,9 @@ CHAINED_VARIABLES = (
 )
 
 # Panels that are legitimately empty on a healthy estate (their description says so, "Empty ..."): nothing
-# failing, running, throttled or outside its objective. The data test makes the simulated estate unhealthy
-# in each of those ways, so these panels must show data there too.
+# failing, running, throttled or outside its objective, or no job finishing (between backup windows). The
+# data test makes the simulated estate unhealthy in each of those ways (and finishes jobs while Prometheus
+# watches), so these panels must show data there too.
 EMPTY_WHEN_HEALTHY = {
     OVERVIEW_UID: {
         "Outside recovery point objective",
@@ -39,6 +40,7 @@ EMPTY_WHEN_HEALTHY = {
         "Entities in error, by vault and error code",
         "Throttled and failed Azure requests",
         "Unreadable job records",
+        "Job duration of finished jobs (p50, p90)",  # between backup windows, when no job finishes
     },
     ENTITY_UID: {"Error codes", "Running for"},
 }

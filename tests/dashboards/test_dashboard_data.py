@@ -1,11 +1,14 @@
 """Every panel and variable query returns data from a real Prometheus that scraped the real exporter.
 
-Two exporters (`azure-backup-exporter serve` subprocesses, an HA pair) read the simulator's default
-estate, plus a few entities added through the control API so that the estate also has what a healthy
-one lacks: a running job, a failed job with an error code, an entity outside its recovery point
-objective, a job record Azure garbled, a vault the exporter may not read, server errors, and jobs
-finishing while Prometheus watches (so that `increase()` has something to count). Panels listed in
-`EMPTY_WHEN_HEALTHY` show nothing without that trouble; they must show data here too.
+One Prometheus scrapes two estates, each under its own scrape job (the dashboards' `job` variable keeps
+them apart). A healthy one: the simulator's default estate without failures, where every panel not
+listed in `EMPTY_WHEN_HEALTHY` must show data. And one in trouble: two exporters (`azure-backup-exporter
+serve` subprocesses, an HA pair) read the simulator's default estate, plus a few entities added through
+the control API so that the estate also has what a healthy one lacks: a running job, a failed job with
+an error code, an entity outside its recovery point objective, a job record Azure garbled, a vault the
+exporter may not read, server errors, and jobs finishing while Prometheus watches (so that `increase()`
+has something to count). Panels listed in `EMPTY_WHEN_HEALTHY` show nothing without that trouble; they
+must show data there too.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class ScrapedEstate:
     start: float
     end: float
     healthy_entity: dict[str, str]  # labels of a default-estate entity whose last backup succeeded
+    job: str  # the scrape job of this estate's exporters
 
     def run(self, query: Query, expr: str) -> list[dict[str, Any]]:
         if query.instant:
@@ -95,6 +99,23 @@ def _add_trouble(simulator: Simulator, vault: str, revoked_vault: str) -> dict[s
     }
 
 
+def _add_healthy_extras(simulator: Simulator, vault: str) -> None:
+    """What a healthy estate has beside daily backups: an old restore and configuration job, a weekly full
+    backup between daily differentials. None of these is a recovery point older than its objective."""
+    now = time.time()
+
+    def job(entity: str, operation: str, start: float, **extra: Any) -> None:
+        _post(simulator, "jobs", {"vault": vault, "entity": entity, "operation": operation,
+                                  "status": "Completed", "start_time": _iso(start),
+                                  "end_time": _iso(start + 600), **extra})
+
+    job("dash-restored", "Restore", now - 3 * 86400)
+    job("dash-configured", "ConfigureBackup", now - 3 * 86400)
+    workload = {"backup_management_type": "AzureWorkload", "job_type": "AzureWorkloadJob"}
+    job("dash-weekly", "Backup (Full)", now - 3 * 86400, **workload)
+    job("dash-weekly", "Backup (Differential)", now - 7200, **workload)
+
+
 def _warm_up(exporter: ExporterProcess, simulator: Simulator) -> None:
     """Scrape until a refresh fetches no more job details: the cold start is slower than a scrape interval."""
     def detail_requests() -> int:
@@ -111,9 +132,24 @@ def _warm_up(exporter: ExporterProcess, simulator: Simulator) -> None:
     raise AssertionError("the exporter kept fetching job details after 10 scrapes")
 
 
+def _healthy_entity(prometheus: PrometheusServer, job: str) -> dict[str, str]:
+    healthy = prometheus.query(
+        f'topk(1, azure_backup_last_job_status{{job="{job}", operation="Backup", status="Completed", '
+        'entity!~"dash-.*"} and on (vault, entity, operation) azure_backup_last_job_size_bytes)'
+    )
+    assert healthy, f"the estate of {job} has no entity whose last backup succeeded"
+    return healthy[0]["metric"]
+
+
 @pytest.fixture(scope="module")
-def scraped() -> Iterator[ScrapedEstate]:
+def scrapes() -> Iterator[tuple[ScrapedEstate, ScrapedEstate]]:
+    """(the estate in trouble, the healthy estate), scraped by one Prometheus over the same minute."""
     with ExitStack() as stack:
+        healthy_simulator = stack.enter_context(Simulator(SimulatorConfig(failure_rate=0.0)))
+        healthy_estate = requests.get(f"{healthy_simulator.control_url}/estate", timeout=10).json()
+        _add_healthy_extras(healthy_simulator, healthy_estate["vaults"][0])
+        healthy_exporter = stack.enter_context(ExporterProcess.for_simulator(
+            healthy_simulator, vaults=healthy_estate["vaults"], extra_args=["--min-refresh-interval", "0s"]))
         simulator = stack.enter_context(Simulator(SimulatorConfig()))
         estate = requests.get(f"{simulator.control_url}/estate", timeout=10).json()
         revoked = _post(simulator, "vaults", {"subscription": estate["subscriptions"][0],
@@ -127,10 +163,13 @@ def scraped() -> Iterator[ScrapedEstate]:
         interval = f"{SCRAPE_INTERVAL_SECONDS}s"
         job = ScrapeJob("azure-backup", [replica.address for replica in replicas], scrape_interval=interval,
                         scrape_timeout=interval)
-        prometheus = stack.enter_context(PrometheusServer([job], scrape_interval=interval))
+        healthy_job = ScrapeJob("healthy", [healthy_exporter.address], scrape_interval=interval,
+                                scrape_timeout=interval)
+        prometheus = stack.enter_context(PrometheusServer([job, healthy_job], scrape_interval=interval))
         start = time.time()
         for replica in replicas:  # while Prometheus takes its ~5 s to apply its targets
             _warm_up(replica, simulator)
+        _warm_up(healthy_exporter, healthy_simulator)
         prometheus.wait_for_targets_up()
         prometheus.wait_for_scrapes(1)
 
@@ -146,12 +185,22 @@ def scraped() -> Iterator[ScrapedEstate]:
         prometheus.wait_for('azure_backup_last_job_status{entity="dash-finishing", status="Completed"}')
         prometheus.wait_for_scrapes(2)  # so that a range-query step falls after the jobs finished
 
-        healthy = prometheus.query(
-            'topk(1, azure_backup_last_job_status{operation="Backup", status="Completed", entity!~"dash-.*"} '
-            "and on (vault, entity, operation) azure_backup_last_job_size_bytes)"
-        )
-        assert healthy, "the default estate has no entity whose last backup succeeded"
-        yield ScrapedEstate(prometheus, start, time.time(), healthy[0]["metric"])
+        end = time.time()
+        yield (ScrapedEstate(prometheus, start, end, _healthy_entity(prometheus, job.name), job.name),
+               ScrapedEstate(prometheus, start, end, _healthy_entity(prometheus, healthy_job.name),
+                             healthy_job.name))
+
+
+@pytest.fixture(scope="module")
+def scraped(scrapes: tuple[ScrapedEstate, ScrapedEstate]) -> ScrapedEstate:
+    """The default estate with trouble added, read by two exporter replicas."""
+    return scrapes[0]
+
+
+@pytest.fixture(scope="module")
+def healthy(scrapes: tuple[ScrapedEstate, ScrapedEstate]) -> ScrapedEstate:
+    """The default estate without failures, read by one exporter."""
+    return scrapes[1]
 
 
 def _values_for(board: dict, query: Query, scraped: ScrapedEstate) -> dict[str, str]:
@@ -159,6 +208,7 @@ def _values_for(board: dict, query: Query, scraped: ScrapedEstate) -> dict[str, 
     if query.panel is not None and query.panel["title"] in ENTITY_IN_TROUBLE:
         entity = ENTITY_IN_TROUBLE[query.panel["title"]]
     values = all_values(board, {"entity": entity, "operation": scraped.healthy_entity["operation"]})
+    values["job"] = scraped.job  # as Grafana writes one selected value of a multi-value variable
     return values | grafana_builtins(scrape_interval_seconds=SCRAPE_INTERVAL_SECONDS,
                                      step_seconds=STEP_SECONDS, range_seconds=scraped.end - scraped.start)
 
@@ -181,6 +231,31 @@ def test_panel_query_returns_data(query: Query, scraped: ScrapedEstate) -> None:
     target = next(t for t in query.panel["targets"] if t["expr"] == query.expr)
     for label in LEGEND_LABEL.findall(target.get("legendFormat", "")):
         assert all(label in series["metric"] for series in result), f"{query.where}: no label {label!r}"
+
+
+HEALTHY_PANEL_QUERIES = [param for param in PANEL_QUERIES if param.values[0].panel["title"]
+                         not in EMPTY_WHEN_HEALTHY[param.values[0].dashboard_uid]]
+
+
+@pytest.mark.parametrize("query", HEALTHY_PANEL_QUERIES)
+def test_panel_query_returns_data_on_a_healthy_estate(query: Query, healthy: ScrapedEstate) -> None:
+    """Only the panels whose description says "Empty" may show nothing when nothing is wrong."""
+    expr = substitute(query.expr, _values_for(by_uid(query.dashboard_uid), query, healthy))
+    assert _finite_values(healthy.run(query, expr)), f"{query.where} shows no data:\n{expr}"
+
+
+def test_a_healthy_estate_is_within_its_recovery_point_objective(healthy: ScrapedEstate) -> None:
+    """Old restores and configuration jobs are no missed backups, nor is a weekly full backup between daily
+    differentials; the entities table lists backup operations only."""
+    outside = _instant(healthy, OVERVIEW_UID, "Outside recovery point objective")
+    assert outside.get("", 0) == 0, "no value shows as 0 (the panel's noValue)"
+    board = by_uid(OVERVIEW_UID)
+    table = next(q for q in queries(board) if q.where == "panel 'Entities by time since last success' / B")
+    rows = healthy.run(table, substitute(table.expr, _values_for(board, table, healthy)))
+    operations = {(row["metric"]["entity"], row["metric"]["operation"]) for row in rows}
+    assert {("dash-weekly", "Backup (Full)"), ("dash-weekly", "Backup (Differential)")} <= operations
+    assert not {entity for entity, _ in operations} & {"dash-restored", "dash-configured"}
+    assert all(operation.startswith("Backup") for _, operation in operations)
 
 
 def test_the_trouble_that_empty_panels_wait_for_was_really_there(scraped: ScrapedEstate) -> None:
@@ -251,7 +326,7 @@ def test_the_overview_points_at_the_trouble(scraped: ScrapedEstate) -> None:
 
 def test_two_replicas_count_each_entity_once(scraped: ScrapedEstate) -> None:
     prometheus = scraped.prometheus
-    build_info = prometheus.query("azure_backup_exporter_build_info")
+    build_info = prometheus.query(f'azure_backup_exporter_build_info{{job="{scraped.job}"}}')
     instances = sorted({series["metric"]["instance"] for series in build_info})
     assert len(instances) == REPLICAS
     one = f'instance="{instances[0]}"'
