@@ -6,7 +6,9 @@ oldest job still running, whichever is older, to now. A finished job is counted 
 (for its "Backup Size") are fetched once: the latest finished job of each entity first, then newest
 first, at most `detail_budget` per refresh and never while the subscription is short of ARM reads;
 the rest wait for the next refresh, and a job that leaves the lookback before its turn is never fetched.
-A failing refresh changes nothing but `up`, so no series vanishes on a transient error.
+A running job that a listing covering its start no longer returns is asked for by id, and forgotten
+only if Azure answers 404. A failing refresh changes nothing but `up`, so no series vanishes on a
+transient error.
 """
 
 from __future__ import annotations
@@ -176,10 +178,38 @@ class VaultTracker:
         except ArmError as error:
             self._log_failure(error)
             return False
+        vanished = self._check_unlisted_running(start, listed, deadline)
         with self._state_lock:
             self._count_malformed(malformed)
+            for job_id in vanished:
+                self._jobs.pop(job_id, None)
             self._merge(listed, now)
         return True
+
+    def _check_unlisted_running(self, start: float, listed: dict[str, Job], deadline: float) -> set[str]:
+        """Ask for each running job the listing should have returned and did not; the ids Azure no longer has.
+
+        Without this, a job deleted while running would stay `InProgress` here until it left the
+        lookback, holding every refresh's window open back to its start. Only a 404 removes it:
+        any other answer keeps what was known, so a flaky listing costs a request, never a job.
+        """
+        with self._state_lock:
+            missing = [
+                job
+                for job in self._jobs.values()
+                if not job.finished and job.start_time >= start and job.job_id not in listed
+            ]
+        vanished = set()
+        for job in missing:
+            try:
+                detail = parse_job(self._client.get_job(self.vault, job.job_id, deadline))
+                listed[job.job_id] = replace(detail, job_id=job.job_id)
+            except ArmNotFound:
+                log.info("vault %s: running job %s is gone from Azure; forgotten", self.vault, job.job_id)
+                vanished.add(job.job_id)
+            except (ArmError, MalformedJob):
+                pass
+        return vanished
 
     def _count_malformed(self, malformed: list[tuple[str | None, MalformedJob]]) -> None:
         """Count and log each bad record once, although overlapping windows list it again."""

@@ -50,6 +50,7 @@ class FakeVault:
     details: dict[str, dict[str, Any]] = field(default_factory=dict)  # job name -> extra properties on GET
     page_size: int = 200
     answer: tuple[int, str, str] | None = None  # (status, ARM code, message) instead of data
+    unlisted: set[str] = field(default_factory=set)  # job names a listing leaves out (a GET still finds them)
 
     @property
     def resource_id(self) -> str:
@@ -195,7 +196,11 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(window, str):
             return route, 400, _error("BMSUserErrorInvalidFilter", window), {}
         start, end = window
-        listed = [j for j in vault.jobs if start <= _when(j["properties"]["startTime"]) <= end]
+        listed = [
+            j
+            for j in vault.jobs
+            if start <= _when(j["properties"]["startTime"]) <= end and j["name"] not in vault.unlisted
+        ]
         listed.sort(key=lambda j: _when(j["properties"]["startTime"]), reverse=True)
         return route, 200, self._page(path, query, listed, vault.page_size), headers
 

@@ -364,3 +364,24 @@ def test_a_long_lookback_is_asked_in_windows_the_fake_accepts(fake: FakeAzure) -
     assert value(text, "azure_backup_vault_up", vault="rsv-eu-01") == 1.0
     assert entity(text, "azure_backup_last_job_status", "vm-retired", status="Completed") == 1.0
     assert fake.count("list_jobs", 200) == 2 and fake.count("list_jobs") == 2
+
+
+def test_a_running_job_gone_from_azure_is_forgotten_and_a_merely_unlisted_one_kept(
+    fake: FakeAzure, exporter: Exporter
+) -> None:
+    scrape(exporter)
+    vault = fake.vault("rsv-eu-01")
+    vault.jobs = [j for j in vault.jobs if j["name"] != "a2"]  # deleted while running
+    vault.unlisted = {"a8"}  # still there, but this listing leaves it out
+    fake.forget_requests()
+    text = scrape(exporter)
+    assert entity(text, "azure_backup_last_job_status", "vm-web-01", status="Completed") == 1.0
+    assert entity(text, "azure_backup_last_job_status", "vm-web-01", status="InProgress") is None
+    assert entity(text, "azure_backup_last_job_status", "vm-db-02", status="Cancelling") == 1.0
+    assert fake.count("get_job", 404) == 1 and fake.count("get_job", 200) == 1
+    assert value(text, "azure_backup_jobs", vault="rsv-eu-01", status="InProgress") is None
+
+    vault.unlisted = set()
+    fake.forget_requests()
+    scrape(exporter)
+    assert fake.count("get_job") == 0 and fake.count("list_jobs", 200) == 2
