@@ -700,9 +700,12 @@ def overview() -> dict:
 
 def entity_dashboard() -> dict:
     names = ENTITY_VARS + ("operation",)
-    single = ("entity", "operation")
+    # One entity: every label that identifies it takes one value, matched exactly, since names repeat
+    # across vaults (a VM in two subscriptions, every SQL server's `master`). Only the scrape target
+    # variables stay multi-value, so that replicas reporting the same entity are read together.
+    single = tuple(name for name in names if name not in TARGET_VARS)
     one = selector(names, single=single)
-    vault = selector(VAULT_VARS)
+    vault = selector(VAULT_VARS, single=single)
     running = selector(names, RUNNING, single=single)
 
     def usual_range(metric: str, unit: str, title: str, description: str) -> Panel:

@@ -78,7 +78,7 @@ def _post(simulator: Simulator, path: str, body: dict) -> dict:
     return response.json()
 
 
-def _add_trouble(simulator: Simulator, vault: str, revoked_vault: str) -> dict[str, str]:
+def _add_trouble(simulator: Simulator, vault: str, twin_vault: str, revoked_vault: str) -> dict[str, str]:
     """Jobs and faults a healthy estate lacks; returns the names of the jobs to finish later."""
     now = time.time()
 
@@ -92,6 +92,11 @@ def _add_trouble(simulator: Simulator, vault: str, revoked_vault: str) -> dict[s
     job("dash-failed", "Failed", now - 7200, now - 6600, error_code=400002,
         error_title="The VM agent is unable to communicate with Azure Backup.")
     job("dash-garbled", "Completed", now - 3600, now - 3000, properties={"startTime": "not a time"})
+    # One name in two vaults, as SQL databases named `master` or VMs in two subscriptions are.
+    job("dash-twin", "Failed", now - 5400, now - 5000, error_code=400002)
+    _post(simulator, "jobs", {"vault": twin_vault, "entity": "dash-twin", "operation": "Backup",
+                              "status": "Completed", "start_time": _iso(now - 5400),
+                              "end_time": _iso(now - 5000), "backup_size_bytes": GIB})
     _post(simulator, "faults", {"revoked_vaults": [revoked_vault]})
     return {
         "dash-finishing": job("dash-finishing", "InProgress", now - 300),
@@ -154,7 +159,7 @@ def scrapes() -> Iterator[tuple[ScrapedEstate, ScrapedEstate]]:
         estate = requests.get(f"{simulator.control_url}/estate", timeout=10).json()
         revoked = _post(simulator, "vaults", {"subscription": estate["subscriptions"][0],
                                               "resource_group": "rg-dashboards", "name": "rsv-revoked"})["id"]
-        to_finish = _add_trouble(simulator, estate["vaults"][0], revoked)
+        to_finish = _add_trouble(simulator, estate["vaults"][0], estate["vaults"][1], revoked)
         replicas = [
             stack.enter_context(ExporterProcess.for_simulator(
                 simulator, vaults=[*estate["vaults"], revoked], extra_args=["--min-refresh-interval", "0s"]))
@@ -203,11 +208,21 @@ def healthy(scrapes: tuple[ScrapedEstate, ScrapedEstate]) -> ScrapedEstate:
     return scrapes[1]
 
 
+def _labels_of(scraped: ScrapedEstate, entity: str, operation: str = "Backup") -> dict[str, str]:
+    """The labels of the one entity of that name, as the overview's link to the entity dashboard sets them."""
+    found = scraped.prometheus.query(
+        f'max without (instance) (azure_backup_last_job_status{{job="{scraped.job}", entity="{entity}", '
+        f'operation="{operation}"}})', at=scraped.end)
+    assert len(found) == 1, f"{len(found)} entities named {entity!r} in {scraped.job}"
+    return found[0]["metric"]
+
+
 def _values_for(board: dict, query: Query, scraped: ScrapedEstate) -> dict[str, str]:
-    entity = scraped.healthy_entity["entity"]
+    """What Grafana sends: "All" for multi-value variables, the entity's labels for single-value ones."""
+    labels = scraped.healthy_entity
     if query.panel is not None and query.panel["title"] in ENTITY_IN_TROUBLE:
-        entity = ENTITY_IN_TROUBLE[query.panel["title"]]
-    values = all_values(board, {"entity": entity, "operation": scraped.healthy_entity["operation"]})
+        labels = _labels_of(scraped, ENTITY_IN_TROUBLE[query.panel["title"]])
+    values = all_values(board, labels)
     values["job"] = scraped.job  # as Grafana writes one selected value of a multi-value variable
     return values | grafana_builtins(scrape_interval_seconds=SCRAPE_INTERVAL_SECONDS,
                                      step_seconds=STEP_SECONDS, range_seconds=scraped.end - scraped.start)
@@ -270,8 +285,7 @@ def test_the_trouble_that_empty_panels_wait_for_was_really_there(scraped: Scrape
 
 @pytest.mark.parametrize("board", [pytest.param(board, id=board["uid"]) for board in dashboards()])
 def test_every_variable_lists_values(board: dict, scraped: ScrapedEstate) -> None:
-    values = all_values(board, {"entity": scraped.healthy_entity["entity"],
-                                "operation": scraped.healthy_entity["operation"]})
+    values = all_values(board, scraped.healthy_entity) | {"job": scraped.job}
     for variable in variables(board):
         if variable["type"] != "query":
             continue
@@ -376,3 +390,18 @@ def test_every_column_a_table_names_is_in_its_data(board_uid: str, title: str,
     matched = {override["matcher"]["options"] for override in panel["fieldConfig"]["overrides"]
                if override["matcher"]["id"] == "byName"}
     assert matched <= shown, f"{title}: overrides for missing columns {sorted(matched - shown)}"
+
+
+def test_the_entity_dashboard_shows_one_entity_when_its_name_is_in_two_vaults(scraped: ScrapedEstate) -> None:
+    """Names repeat across vaults; the entity dashboard must show the one entity it was opened for."""
+    board = by_uid(ENTITY_UID)
+    twins = scraped.prometheus.query(
+        f'max without (instance) (azure_backup_last_job_status{{job="{scraped.job}", entity="dash-twin", '
+        'operation="Backup"})', at=scraped.end)
+    assert {series["metric"]["status"] for series in twins} == {"Completed", "Failed"}
+    for twin in twins:
+        opened = {name: twin["metric"][name] for name in twin["metric"] if name != "status"}
+        values = all_values(board, opened) | {"job": scraped.job}
+        query = next(q for q in queries(board) if q.where == "panel 'Last job status' / A")
+        shown = scraped.prometheus.query(substitute(query.expr, values), at=scraped.end)
+        assert [series["metric"]["status"] for series in shown] == [twin["metric"]["status"]], opened["vault"]

@@ -194,11 +194,12 @@ def test_the_dashboards_link_to_each_other_keeping_variables_and_time() -> None:
 def test_the_entity_dashboard_selects_one_entity_and_operation_exactly() -> None:
     board = by_uid(ENTITY_UID)
     single = {v["name"] for v in variables(board) if v["type"] == "query" and not v["multi"]}
-    assert single == {"entity", "operation"}
+    assert single == {"subscription_id", "resource_group", "vault", "backup_management_type", "entity",
+                      "operation"}, "names repeat across vaults: every label of the entity takes one value"
     for query in queries(board):
         for selector in selectors(query.expr):
             for _, op, value in selector.matchers:
-                if value in ("$entity", "$operation"):
+                if value in {f"${name}" for name in single}:
                     assert op == "=", f"{query.where}: a single value is not regex-escaped by Grafana"
 
 
