@@ -1,11 +1,13 @@
 """Every query of every panel and variable is valid PromQL and reads only series the exporter emits.
 
 Names and labels are checked against `azure_backup_exporter.collector.METRICS` (and the recording rules
-in `alerts/`), never against a list kept here; validity is judged by a real Prometheus.
+in `alerts/`), never against a list kept here; validity is judged by promtool and by a real Prometheus.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from grafana_model import REPO, Query, all_values, dashboards, grafana_builtins,
 from support.prometheus import PrometheusQueryError, PrometheusServer
 from support.promql import selectors
 
+PROMTOOL = os.environ.get("PROMTOOL_BINARY", "/usr/bin/promtool")
 # Series Prometheus itself writes for every scrape of the exporter (they describe the exporter's target).
 SCRAPE_SERIES = {"up": (), "scrape_duration_seconds": (), "scrape_samples_scraped": ()}
 TARGET_LABELS = {"job", "instance"}
@@ -93,3 +96,20 @@ def test_is_valid_promql_for_prometheus(query: Query, empty_prometheus: Promethe
         empty_prometheus.query(expr)
     except PrometheusQueryError as error:
         pytest.fail(f"{query.where}: {error}\n{expr}")
+
+
+def test_promtool_accepts_every_query_as_a_rule_expression(tmp_path: Path) -> None:
+    """promtool's own parser and type checker over every query at once: each becomes a recording rule."""
+    rules, where = [], {}
+    for board in dashboards():
+        values = all_values(board, SINGLE_VALUE_SAMPLE)
+        values |= grafana_builtins(scrape_interval_seconds=15, step_seconds=60, range_seconds=86400)
+        for index, query in enumerate(queries(board)):
+            name = f"dashboard:{board['uid'].replace('-', '_')}:{index}"
+            rules.append({"record": name, "expr": substitute(query.expr, values)})
+            where[name] = f"{board['uid']}: {query.where}"
+    rule_file = tmp_path / "dashboard-queries.rules.yaml"
+    rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    result = subprocess.run([PROMTOOL, "check", "rules", str(rule_file)], capture_output=True, text=True)
+    assert result.returncode == 0, f"{result.stdout}{result.stderr}\n(rule names: {where})"
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
