@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import subprocess
 from collections.abc import Callable, Iterator
+from copy import deepcopy
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -196,13 +197,14 @@ B_JOBS = [
 
 @pytest.fixture
 def fake(azure_identity_env: Callable[[Any], None]) -> Iterator[FakeAzure]:
+    """A fresh fake per test, with its own copy of the jobs (tests change them)."""
     azure = FakeAzure()
     azure.vaults = [
         FakeVault(SUB, RG_A, "rsv-eu-01",
-                  jobs=[VM_DONE, VM_RUNNING, SQL_FAILED, MAB_WARN, DPM_CANCELLED, SHARE_DONE, ODD_STATUS,
-                        VM_CANCELLING, RETIRED],
+                  jobs=deepcopy([VM_DONE, VM_RUNNING, SQL_FAILED, MAB_WARN, DPM_CANCELLED, SHARE_DONE,
+                                 ODD_STATUS, VM_CANCELLING, RETIRED]),
                   details={"a1": size("2332 MB"), "a6": size("1.5 GB"), "a4": size("10 GB")}),
-        FakeVault(SUB, "rg-backup-weu", "rsv-weu-02", jobs=B_JOBS, page_size=2,
+        FakeVault(SUB, "rg-backup-weu", "rsv-weu-02", jobs=deepcopy(B_JOBS), page_size=2,
                   details={"b1": size("0 KB"), **{f"b{i}": size(f"{i} GB") for i in range(2, 6)}}),
         FakeVault(SUB, "rg-locked", "rsv-locked", answer=(403, "AuthorizationFailed",
                   "The client 'abc' with object id 'abc' does not have authorization to perform action "
