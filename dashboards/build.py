@@ -427,7 +427,8 @@ def overview() -> dict:
     backed_up = f"max {protected_key} (azure_backup_last_job_status{finished_backup})"
     failed = selector(ENTITY_VARS, FAILED)
     job = selector(TARGET_VARS)
-    trouble = selector(TARGET_VARS, 'code=~"429|5.."')
+    # `timeout` and `error`: requests that got no answer at all (the exporter's own labels for them).
+    trouble = selector(TARGET_VARS, 'code=~"429|5..|timeout|error"')
     per_entity = by(("vault", "entity", "operation"))
     running_jobs = selector(VAULT_VARS + ("backup_management_type",), RUNNING)
     errors = f"azure_backup_last_job_error_info{entity}"
@@ -644,8 +645,9 @@ def overview() -> dict:
         ), 8, 8),
         (timeseries(
             "Throttled and failed Azure requests",
-            "Requests answered 429 (throttled) or 5xx per second, by kind: is the exporter hitting Azure's "
-            "limits?" + EMPTY_NOTE.format("Azure neither throttles nor fails"),
+            "Requests answered 429 (throttled) or 5xx, or that got no answer (timeout, connection error), "
+            "per second, by kind: is the exporter hitting Azure's limits, is Azure failing?"
+            + EMPTY_NOTE.format("Azure neither throttles nor fails"),
             "reqps",
             [target(f"sum by (endpoint, code) ({rate('azure_backup_api_requests_total', trouble)})",
                     "A", "{{endpoint}} {{code}}")],

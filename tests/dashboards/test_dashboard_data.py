@@ -179,8 +179,11 @@ def scrapes() -> Iterator[tuple[ScrapedEstate, ScrapedEstate]]:
         prometheus.wait_for_scrapes(1)
 
         _post(simulator, "faults", {"server_error_rate": 0.5})
-        prometheus.wait_for('azure_backup_api_requests_total{code=~"5.."}')
-        _post(simulator, "faults", {"server_error_rate": 0.0})
+        # A counter's first sample shows no rate: wait until a later scrape saw it grow.
+        prometheus.wait_for('increase(azure_backup_api_requests_total{code=~"5.."}[10s]) > 0')
+        _post(simulator, "faults", {"server_error_rate": 0.0, "hang_seconds": 5})
+        prometheus.wait_for('increase(azure_backup_api_requests_total{code="timeout"}[10s]) > 0')
+        _post(simulator, "faults", {"hang_seconds": 0})
 
         _post(simulator, f"jobs/{to_finish['dash-finishing']}/finish",
               {"status": "Completed", "backup_size_bytes": 3 * GIB})
@@ -405,3 +408,13 @@ def test_the_entity_dashboard_shows_one_entity_when_its_name_is_in_two_vaults(sc
         query = next(q for q in queries(board) if q.where == "panel 'Last job status' / A")
         shown = scraped.prometheus.query(substitute(query.expr, values), at=scraped.end)
         assert [series["metric"]["status"] for series in shown] == [twin["metric"]["status"]], opened["vault"]
+
+
+def test_failed_requests_panel_shows_server_errors_and_requests_that_got_no_answer(
+        scraped: ScrapedEstate) -> None:
+    board = by_uid(OVERVIEW_UID)
+    query = next(q for q in queries(board) if q.where == "panel 'Throttled and failed Azure requests' / A")
+    result = scraped.run(query, substitute(query.expr, _values_for(board, query, scraped)))
+    shown = {series["metric"]["code"] for series in result
+             if any(float(value) > 0 for _, value in series["values"])}
+    assert {"timeout"} <= shown and any(code.startswith("5") for code in shown), shown
