@@ -149,3 +149,30 @@ def test_details_carry_sizes_as_text_with_units_and_lists_do_not(varied) -> None
     sizes = [size for size in sizes if size]
     assert len(sizes) > 10 and all(SIZE.fullmatch(size) for size in sizes)
     assert {size.split()[1] for size in sizes} >= {"MB"}
+
+
+def test_initial_backups_last_up_to_days_in_both_duration_formats(varied) -> None:
+    """The first backup after ConfigureBackup copies everything and can run for more than a day; no
+    scheduled backup of the same item starts while it runs."""
+    _, jobs, _, _ = varied
+    day_long = [
+        job
+        for job in jobs
+        if re.fullmatch(r"P\d+DT.*", job["properties"]["duration"])
+        or re.fullmatch(r"\d+\.\d\d:\d\d:\d\d(\.\d{7})?", job["properties"]["duration"])
+    ]
+    formats = {"iso" if job["properties"]["duration"].startswith("P") else "timespan" for job in day_long}
+    assert formats == {"iso", "timespan"}
+    for long_job in day_long:
+        properties = long_job["properties"]
+        assert properties["operation"] in ("Backup", "Backup (Full)")
+        vault = long_job["id"].lower().split("/backupjobs/")[0]
+        during = [
+            job
+            for job in jobs
+            if job["id"].lower().startswith(vault + "/")
+            and job["properties"]["entityFriendlyName"] == properties["entityFriendlyName"]
+            and job["properties"]["operation"] in ("Backup", "Backup (Full)", "Backup (Differential)")
+            and properties["startTime"] < job["properties"]["startTime"] < properties.get("endTime", "9999")
+        ]
+        assert during == [], "scheduled backups wait for the initial one"

@@ -184,6 +184,9 @@ class Estate:
             next_time = when + self.config.log_backup_interval_hours * 3600.0
         else:
             next_time = self._next_daily(entity, when)
+        if not log_backup and when < entity.busy_until:
+            self._push(next_time, _SCHEDULED, entity)  # the initial backup still runs: this one is skipped
+            return
         job = self.builder.create(entity, operation, when, False, self._live_rng, now, scale)
         entity.vault.add_job(job)
         if job.running:

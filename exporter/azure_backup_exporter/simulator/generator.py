@@ -16,6 +16,9 @@ from .model import Entity, Job, Vault, as_uuid4
 
 DAY = 86400.0
 MB = 1024 * 1024
+INITIAL_BACKUP_SCALE = 30.0
+"""The first backup after ConfigureBackup copies everything: it runs this many times longer than a daily
+one, from hours to a day or two (so durations with days appear, in both wire formats)."""
 
 _KIND_KEYS = [key for key, _ in KIND_WEIGHTS]
 _KIND_CUMULATIVE = []
@@ -180,14 +183,25 @@ class HistoryBuilder:
             if rng.random() < 0.5:
                 starts.append((stop_at + 120.0, "DeleteBackupData", True))
         running = []
+        initial_pending = False
         for start, operation, user in sorted(starts):
             if not (max(history_start, protected_from) <= start < self.origin):
                 continue
             if start > stop_at and operation not in ("DisableBackup", "DeleteBackupData"):
                 continue
+            scale = 1.0
             if not operation:
+                if start < entity.busy_until:
+                    continue
                 operation = operation_for(entity, start, False)
-            job = self.create(entity, operation, start, user, rng, self.origin)
+                if initial_pending:
+                    initial_pending, scale = False, INITIAL_BACKUP_SCALE
+                    if entity.kind.has_log_backups:
+                        operation = "Backup (Full)"
+            job = self.create(entity, operation, start, user, rng, self.origin, scale)
+            if scale != 1.0:
+                entity.busy_until = job.planned_end or job.end or start
+            initial_pending = initial_pending or operation == "ConfigureBackup"
             vault.jobs.append(job)
             if job.running:
                 running.append(job)

@@ -103,6 +103,7 @@ class Entity:
         "full_backup_weekday",
         "log_offset",
         "active",
+        "busy_until",
     )
 
     def __init__(
@@ -123,6 +124,8 @@ class Entity:
         self.full_backup_weekday = full_backup_weekday
         self.log_offset = log_offset
         self.active = True
+        self.busy_until = 0.0
+        """End of a long initial backup: scheduled backups due before it are skipped, as Azure does."""
 
 
 class Job:
