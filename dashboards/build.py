@@ -455,9 +455,10 @@ def overview() -> dict:
         (stat(
             "Outside recovery point objective",
             "Entities whose newest recovery point (the end of their most recent successful backup job, "
-            "log backups aside) is older than the recovery point objective chosen above ($rpo), or that "
-            "have finished backup jobs but no success within the exporter's lookback (a first backup still "
-            "running is waited for). Log backups, restores and configuration jobs are left out."
+            "log backups aside) is older than the recovery point objective chosen above (${rpo:text}), "
+            "or that have finished backup jobs but no success within the exporter's lookback (a first "
+            "backup still running is waited for). Log backups, restores and configuration jobs are left "
+            "out."
             + EMPTY_NOTE.format("every entity is within its objective"),
             "short",
             [target(f"count((time() - {newest_point} > $rpo) or ({backed_up} unless {newest_point}))",

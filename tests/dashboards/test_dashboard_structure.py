@@ -31,6 +31,9 @@ from support.promql import selectors
 
 DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
 BOARDS = [pytest.param(load(path), id=path.name) for path in DASHBOARD_FILES]
+VARIABLE_IN_TEXT = re.compile(
+    r"\$\{(?P<braced>[A-Za-z0-9_]+)(?::(?P<format>[^}]*))?\}|\$(?P<plain>[A-Za-z_][A-Za-z0-9_]*)"
+)
 
 
 def test_both_dashboards_exist_with_stable_uids() -> None:
@@ -210,3 +213,15 @@ def test_the_docs_list_every_panel_with_its_question() -> None:
         documented = set(re.findall(r"^\| ([^|]+?) \| .+\|$", section, flags=re.MULTILINE))
         missing = {panel["title"] for panel in panels(board)} - documented
         assert not missing, f"docs/dashboards.md lacks {sorted(missing)} for {board['uid']}"
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_descriptions_name_only_known_variables_and_show_choices_by_their_text(board: dict) -> None:
+    """Grafana fills variables into panel descriptions: `$rpo` would read "93600", `${rpo:text}` "26h"."""
+    known = {variable["name"]: variable for variable in variables(board)}
+    for panel in panels(board):
+        for match in VARIABLE_IN_TEXT.finditer(panel.get("description", "")):
+            name = match["braced"] or match["plain"]
+            assert name in known, f"{panel['title']}: no variable ${name}"
+            if known[name]["type"] == "custom":
+                assert match["format"] == "text", f"{panel['title']}: write ${{{name}:text}}"
