@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .azure.client import ArmClient, split_windows
-from .azure.errors import ArmError, ArmNotFound
+from .azure.errors import ArmError, ArmNotFound, ArmServerError, ArmThrottled, ArmUnreachable
 from .jobs import Job, MalformedJob, VaultRef, parse_job
 from .snapshot import (
     DURATION_BUCKETS_SECONDS,
@@ -35,6 +35,8 @@ from .snapshot import (
 log = logging.getLogger(__name__)
 
 WARM_OVERLAP_SECONDS = 600.0
+# Errors after which a listing goes on from its last page at the next refresh (others start it over).
+RESUMABLE_ERRORS = (ArmUnreachable, ArmThrottled, ArmServerError)
 DEFAULT_DETAIL_BUDGET = 20
 READS_RESERVE = 100
 MAX_MALFORMED_REMEMBERED = 10_000
@@ -72,6 +74,23 @@ class _EntityTotals:
     last_size: tuple[float, int] | None = None  # (start time of the job, size)
 
 
+@dataclass
+class _Listing:
+    """One refresh's reading of the job list, kept across scrapes until every page of it is read.
+
+    A vault whose lookback takes more pages than one scrape's budget allows (a cold start on a large
+    vault) is read over several scrapes, each going on from the last page's nextLink, instead of
+    starting over (and never finishing) each time.
+    """
+
+    now: float  # end of the last window: the watermark once every page is read
+    start: float
+    windows: list[tuple[float, float]]  # not finished yet, oldest first
+    next_url: str | None = None  # where the first window goes on; None: from its start
+    jobs: dict[str, Job] = field(default_factory=dict)
+    malformed: list[tuple[str | None, MalformedJob]] = field(default_factory=list)
+
+
 class VaultTracker:
     """Keeps one vault's state up to date. `refresh()` does I/O; `snapshot()` never does."""
 
@@ -98,6 +117,7 @@ class VaultTracker:
         self._malformed: Counter[str] = Counter()
         self._malformed_seen: set[str] = set()
         self._watermark: float | None = None
+        self._listing: _Listing | None = None  # a listing cut short by the budget, to go on with
         self._up = False
         self._refresh_duration: float | None = None
         self.last_refresh_started: float | None = None  # monotonic
@@ -159,32 +179,45 @@ class VaultTracker:
         return max(start, oldest)
 
     def _refresh(self, deadline: float) -> bool:
-        now = self._clock()
-        with self._state_lock:
-            start = self.window_start(now)
-        listed: dict[str, Job] = {}
-        malformed: list[tuple[str | None, MalformedJob]] = []
+        listing = self._listing
+        if listing is None:
+            now = self._clock()
+            with self._state_lock:
+                start = self.window_start(now)
+            listing = _Listing(now, start, split_windows(start, now))
         try:
-            for window_start, window_end in split_windows(start, now):
-                for page in self._client.iter_job_pages(self.vault, window_start, window_end, deadline):
-                    for item in page:
-                        try:
-                            job = parse_job(item)
-                        except MalformedJob as error:
-                            name = item.get("name") if isinstance(item, dict) else None
-                            malformed.append((name if isinstance(name, str) else None, error))
-                            continue
-                        listed[job.job_id] = job
+            self._read(listing, deadline)
         except ArmError as error:
-            self._log_failure(error)
+            resumable = isinstance(error, RESUMABLE_ERRORS)
+            self._listing = listing if resumable else None
+            self._log_failure(error, listing if resumable else None)
             return False
-        vanished = self._check_unlisted_running(start, listed, deadline)
+        self._listing = None
+        vanished = self._check_unlisted_running(listing.start, listing.jobs, deadline)
         with self._state_lock:
-            self._count_malformed(malformed)
+            self._count_malformed(listing.malformed)
             for job_id in vanished:
                 self._jobs.pop(job_id, None)
-            self._merge(listed, now)
+            self._merge(listing.jobs, listing.now)
         return True
+
+    def _read(self, listing: _Listing, deadline: float) -> None:
+        """Read the listing's pages, recording after each where it goes on, until none is left."""
+        while listing.windows:
+            window_start, window_end = listing.windows[0]
+            pages = self._client.job_pages(self.vault, window_start, window_end, deadline, listing.next_url)
+            for page in pages:
+                for item in page.items:
+                    try:
+                        job = parse_job(item)
+                    except MalformedJob as error:
+                        name = item.get("name") if isinstance(item, dict) else None
+                        listing.malformed.append((name if isinstance(name, str) else None, error))
+                        continue
+                    listing.jobs[job.job_id] = job
+                listing.next_url = page.next_url
+            listing.windows.pop(0)
+            listing.next_url = None
 
     def _check_unlisted_running(self, start: float, listed: dict[str, Job], deadline: float) -> set[str]:
         """Ask for each running job the listing should have returned and did not; the ids Azure no longer has.
@@ -223,9 +256,15 @@ class VaultTracker:
                 "vault %s: skipping malformed job %s (%s)", self.vault, name or "without a name", error
             )
 
-    def _log_failure(self, error: ArmError) -> None:
+    def _log_failure(self, error: ArmError, resumed: _Listing | None = None) -> None:
         status = f"HTTP {error.status}" if error.status else "no HTTP response"
-        log.error("vault %s: refresh failed: %s %s: %s", self.vault, status, error.code, error.message)
+        then = (
+            f"; the listing goes on from there at the next refresh ({len(resumed.jobs)} jobs read so far)"
+            if resumed is not None
+            else ""
+        )
+        message = f"{error.message}{then}"
+        log.error("vault %s: refresh failed: %s %s: %s", self.vault, status, error.code, message)
 
     def _merge(self, listed: dict[str, Job], now: float) -> None:
         for job in listed.values():

@@ -380,3 +380,28 @@ def test_a_malformed_job_is_skipped_and_counted_once(
     assert value(text, "azure_backup_vault_up", vault="rsv-odd-job") == 1.0
     assert value(text, "azure_backup_jobs_malformed_total", vault="rsv-odd-job") == 1.0
     assert {labels["entity"] for labels, _ in samples(text)["azure_backup_last_job_status"]} == {"vm-good"}
+
+
+def test_a_listing_longer_than_one_scrape_goes_on_at_the_next(
+    start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
+) -> None:
+    sim = start_sim(vaults=0, page_size=5)
+    vault = sim.add_vault("rsv-big")
+    for i in range(150):
+        sim.add_job(
+            vault,
+            f"db-{i % 10}",
+            start_time=iso(timedelta(hours=-2 - i)),
+            end_time=iso(timedelta(hours=-2 - i, minutes=5)),
+        )
+    sim.control("faults", {"latency_ms": 50})
+    exporter = start_exporter(sim, vaults=[vault], detail_fetch_budget="0")
+    scrapes, up = 0, 0.0
+    while up != 1.0 and scrapes < 30:  # each scrape has 0.75 s: about a third of the 30 pages
+        text = scrape(exporter, headers={"X-Prometheus-Scrape-Timeout-Seconds": "1"})
+        up, scrapes = value(text, "azure_backup_vault_up", vault="rsv-big"), scrapes + 1
+    assert up == 1.0, f"the listing never finished in {scrapes} scrapes"
+    assert sum(v for _, v in samples(text)["azure_backup_jobs"]) == 150
+    assert sum(v for _, v in samples(text)["azure_backup_jobs_finished_total"]) == 150
+    # every page asked once, but for one per scrape cut short by the deadline
+    assert sim.requests()["list_jobs"].get("200", 0) <= 30 + scrapes

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
@@ -45,6 +45,13 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_WINDOW_SECONDS = 30 * 86400 - 60  # 30 days, less room for rounding to whole seconds
 MAX_PAGES = 10_000
 RATELIMIT_HEADER = "x-ms-ratelimit-remaining-subscription-reads"
+
+
+class Page(NamedTuple):
+    """One page of a list: its raw items, and the URL of the next page (None on the last)."""
+
+    items: list[Any]
+    next_url: str | None
 
 
 class TokenCredential(Protocol):
@@ -227,7 +234,7 @@ class ArmClient:
         for page in self._pages(
             url, {"api-version": VAULTS_API_VERSION}, "list_vaults", subscription_id, deadline
         ):
-            for item in page:
+            for item in page.items:
                 try:
                     vaults.append(VaultRef.parse(str(item.get("id", ""))))
                 except (ValueError, AttributeError):
@@ -238,10 +245,16 @@ class ArmClient:
         self, vault: VaultRef, start: float, end: float, deadline: float
     ) -> Iterator[list[Any]]:
         """Pages of raw JobResource dicts started within [start, end] (at most 30 days)."""
+        for page in self.job_pages(vault, start, end, deadline):
+            yield page.items
+
+    def job_pages(
+        self, vault: VaultRef, start: float, end: float, deadline: float, resume: str | None = None
+    ) -> Iterator[Page]:
+        """Like `iter_job_pages`, each page with the URL of the next, and able to go on from such a URL."""
         params = {"api-version": JOBS_API_VERSION, "$filter": jobs_filter(start, end)}
-        yield from self._pages(
-            self._vault_url(vault) + "/backupJobs", params, "list_jobs", vault.subscription_id, deadline
-        )
+        url = self._vault_url(vault) + "/backupJobs"
+        yield from self._pages(url, params, "list_jobs", vault.subscription_id, deadline, resume)
 
     def get_job(self, vault: VaultRef, job_id: str, deadline: float) -> Any:
         url = f"{self._vault_url(vault)}/backupJobs/{quote(job_id, safe='')}"
@@ -257,28 +270,41 @@ class ArmClient:
         )
 
     def _pages(
-        self, url: str, params: dict[str, str], endpoint: str, subscription_id: str, deadline: float
-    ) -> Iterator[list[Any]]:
+        self,
+        url: str,
+        params: dict[str, str],
+        endpoint: str,
+        subscription_id: str,
+        deadline: float,
+        resume: str | None = None,
+    ) -> Iterator[Page]:
+        """Each page with the URL of the next one (None on the last), from `url` or from `resume`."""
         seen: set[str] = set()
-        next_params: dict[str, str] | None = params
+        ours = {"api-version": params["api-version"]}
+        url, next_params = (resume, ours) if resume else (url, params)
         for _ in range(MAX_PAGES):
             body = self._get(url, next_params, endpoint, subscription_id, deadline)
             if not isinstance(body, dict) or not isinstance(body.get("value", []), list):
                 raise ArmMalformedResponse(
                     200, "MalformedResponse", "list body has no 'value' array", endpoint
                 )
-            yield body.get("value") or []
-            next_link = body.get("nextLink")
-            if not next_link:
-                return
-            if not isinstance(next_link, str) or not urlsplit(next_link).path:
-                raise ArmMalformedResponse(200, "MalformedResponse", "nextLink is not a URL", endpoint)
-            next_link = self._on_arm_endpoint(next_link)
-            if next_link in seen:
+            next_url = self._next_url(body.get("nextLink"), endpoint)
+            if next_url is not None and next_url in seen:
                 raise ArmMalformedResponse(200, "MalformedResponse", "nextLink repeats itself", endpoint)
-            seen.add(next_link)
-            url, next_params = _without_api_version(next_link), {"api-version": params["api-version"]}
+            yield Page(body.get("value") or [], next_url)
+            if next_url is None:
+                return
+            seen.add(next_url)
+            url, next_params = next_url, ours
         raise ArmMalformedResponse(200, "MalformedResponse", f"more than {MAX_PAGES} pages", endpoint)
+
+    def _next_url(self, next_link: Any, endpoint: str) -> str | None:
+        """The nextLink as it will be asked: on the ARM endpoint, without its (stale) api-version."""
+        if not next_link:
+            return None
+        if not isinstance(next_link, str) or not urlsplit(next_link).path:
+            raise ArmMalformedResponse(200, "MalformedResponse", "nextLink is not a URL", endpoint)
+        return _without_api_version(self._on_arm_endpoint(next_link))
 
     def _on_arm_endpoint(self, link: str) -> str:
         """The link itself when it points at the configured endpoint; else its path and query rebased there.
@@ -325,12 +351,12 @@ class ArmClient:
             raise error_for_status(error.status, "RetryBudgetExhausted", str(error), endpoint) from None
         except requests.Timeout:
             self.stats.record_request(endpoint, "timeout")
-            raise ArmUnreachable(0, "Timeout", f"no answer within {timeout:.1f}s", endpoint) from None
+            raise ArmUnreachable(0, "Timeout", f"no answer within {timeout:.2f}s", endpoint) from None
         except requests.RequestException as error:
             reason = getattr(error.args[0], "reason", None) if error.args else None
             if isinstance(reason, ReadTimeoutError | ConnectTimeoutError):
                 self.stats.record_request(endpoint, "timeout")
-                raise ArmUnreachable(0, "Timeout", f"no answer within {timeout:.1f}s", endpoint) from None
+                raise ArmUnreachable(0, "Timeout", f"no answer within {timeout:.2f}s", endpoint) from None
             self.stats.record_request(endpoint, "error")
             raise ArmUnreachable(0, "ConnectionError", type(error).__name__, endpoint) from None
         self.stats.record_request(endpoint, str(response.status_code))
