@@ -121,6 +121,50 @@ def key(labels: dict[str, str]) -> tuple[str, ...]:
     return (labels["alertname"], labels.get("job", ""), labels.get("vault", ""), labels.get("entity", ""))
 
 
+def muted_alerts(alertmanager: str, sent: list[dict[str, object]], expected: set[tuple[str, ...]]) -> set:
+    """Post `sent` and poll until Alertmanager holds all of it and mutes `expected`; the muted keys."""
+    response = requests.post(f"{alertmanager}/api/v2/alerts", json=sent, timeout=10)
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 30
+    while True:
+        received = requests.get(f"{alertmanager}/api/v2/alerts", timeout=10).json()
+        muted = {
+            (*key(a["labels"]), a["labels"].get("instance", ""))
+            for a in received
+            if a["status"]["inhibitedBy"]
+        }
+        if len(received) == len(sent) and muted == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(received) == len(sent)
+    return muted
+
+
+def test_a_replica_down_or_blind_to_a_vault_mutes_its_own_alerts_only(alertmanager: str) -> None:
+    replica_a = {"job": "azure-backup-exporter", "instance": "exporter-a:10000"}
+    replica_b = {"job": "azure-backup-exporter", "instance": "exporter-b:10000"}
+    sent = [
+        # Replica A cannot be scraped: its (stale) alerts are muted, replica B's are not.
+        alert("AzureBackupExporterDown", "critical", replica_a),
+        alert("AzureBackupJobFailed", "warning", {**replica_a, **entity(VAULT_1, "vm-a")}),
+        alert("AzureBackupJobFailed", "warning", {**replica_b, **entity(VAULT_1, "vm-a")}),
+        # Replica B cannot read vault rsv-2 (its role there was removed): B's alerts on rsv-2 are muted,
+        # those of replica C, which reads rsv-2 fine, are not.
+        alert("AzureBackupVaultRefreshFailing", "critical", {**replica_b, **VAULT_2}),
+        alert("AzureBackupNoRecentSuccess", "critical", {**replica_b, **entity(VAULT_2, "vm-x")}),
+        alert(
+            "AzureBackupNoRecentSuccess",
+            "critical",
+            {"job": "azure-backup-exporter", "instance": "exporter-c:10000", **entity(VAULT_2, "vm-x")},
+        ),
+    ]
+    expected = {
+        ("AzureBackupJobFailed", replica_a["job"], "rsv-1", "vm-a", replica_a["instance"]),
+        ("AzureBackupNoRecentSuccess", replica_b["job"], "rsv-2", "vm-x", replica_b["instance"]),
+    }
+    assert muted_alerts(alertmanager, sent, expected) == expected
+
+
 DISABLE_BACKUP_1 = entity(VAULT_1, "vm-c", "DisableBackup")
 
 
