@@ -262,11 +262,26 @@ def test_panel_query_returns_data_on_a_healthy_estate(query: Query, healthy: Scr
     assert _finite_values(healthy.run(query, expr)), f"{query.where} shows no data:\n{expr}"
 
 
-def test_a_healthy_estate_is_within_its_recovery_point_objective(healthy: ScrapedEstate) -> None:
+def _outside_objective(scraped: ScrapedEstate) -> set[str]:
+    """The entities the "Outside recovery point objective" stat counts: its query without the `count()`."""
+    board = by_uid(OVERVIEW_UID)
+    query = next(q for q in queries(board) if q.where == "panel 'Outside recovery point objective' / A")
+    assert query.expr.startswith("count(") and query.expr.endswith(")")
+    counted = query.expr.removeprefix("count(").removesuffix(")")
+    inner = substitute(counted, _values_for(board, query, scraped))
+    return {series["metric"]["entity"] for series in scraped.prometheus.query(inner, at=scraped.end)}
+
+
+def test_outside_objective_counts_missed_backups_only(scraped: ScrapedEstate, healthy: ScrapedEstate) -> None:
     """Old restores and configuration jobs are no missed backups, nor is a weekly full backup between daily
-    differentials; the entities table lists backup operations only."""
-    outside = _instant(healthy, OVERVIEW_UID, "Outside recovery point objective")
-    assert outside.get("", 0) == 0, "no value shows as 0 (the panel's noValue)"
+    differentials, nor a first backup still running; an old success or only failures are."""
+    assert not _outside_objective(healthy) & {"dash-restored", "dash-configured", "dash-weekly"}
+    in_trouble = _outside_objective(scraped)
+    assert {"dash-stale", "dash-failed"} <= in_trouble
+    assert "dash-running" not in in_trouble, "its first backup is still running"
+
+
+def test_the_entities_table_lists_backup_operations_only(healthy: ScrapedEstate) -> None:
     board = by_uid(OVERVIEW_UID)
     table = next(q for q in queries(board) if q.where == "panel 'Entities by time since last success' / B")
     rows = healthy.run(table, substitute(table.expr, _values_for(board, table, healthy)))
