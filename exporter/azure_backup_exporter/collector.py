@@ -184,6 +184,7 @@ def scrape_budget(seconds: float | None) -> Iterator[None]:
 class Refreshable(Protocol):
     vault: VaultRef
     last_refresh_started: float | None
+    last_refresh_succeeded: float | None
 
     def refresh(self, deadline: float) -> bool: ...
 
@@ -258,6 +259,9 @@ class BackupCollector(Collector):
             if tracker.last_refresh_started is None
             or now - tracker.last_refresh_started >= self._min_refresh_interval
         ]
+        # the longest without a refresh that succeeded first, so that the vaults the budget left out
+        # (or cut short) last time are not left out again
+        due.sort(key=lambda tracker: tracker.last_refresh_succeeded or float("-inf"))
         listings = {self._pool.submit(self._refresh_one, tracker, deadline): tracker for tracker in due}
         if not listings:
             return

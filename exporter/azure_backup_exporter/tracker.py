@@ -121,6 +121,7 @@ class VaultTracker:
         self._up = False
         self._refresh_duration: float | None = None
         self.last_refresh_started: float | None = None  # monotonic
+        self.last_refresh_succeeded: float | None = None  # monotonic
 
     # --- refresh -------------------------------------------------------------------------------
 
@@ -142,6 +143,8 @@ class VaultTracker:
             with self._state_lock:
                 self._up = ok
                 self._refresh_duration = time.monotonic() - self.last_refresh_started
+            if ok:
+                self.last_refresh_succeeded = time.monotonic()
             return ok
         finally:
             self._refresh_lock.release()
