@@ -711,12 +711,19 @@ def entity_dashboard() -> dict:
     vault = selector(VAULT_VARS, single=single)
     running = selector(names, RUNNING, single=single)
 
-    def usual_range(metric: str, unit: str, title: str, description: str) -> Panel:
+    def usual_range(metric: str, unit: str, title: str, description: str, *,
+                    finished_only: bool = False) -> Panel:
+        """The metric against its 7-day 10th to 90th percentile. `finished_only` leaves out the samples
+        taken while a job ran (its elapsed time is no usual value), through a subquery at the panel's
+        own resolution."""
+        history = f"{metric}{one}[7d]"
+        if finished_only:
+            history = f"({metric}{one} and azure_backup_last_job_end_timestamp_seconds{one})[7d:$__interval]"
         return timeseries(
             title, description, unit,
             [target(f"max({metric}{one})", "A", "last job"),
-             target(f"max(quantile_over_time(0.1, {metric}{one}[7d]))", "B", "usual low (7-day p10)"),
-             target(f"max(quantile_over_time(0.9, {metric}{one}[7d]))", "C", "usual high (7-day p90)")],
+             target(f"max(quantile_over_time(0.1, {history}))", "B", "usual low (7-day p10)"),
+             target(f"max(quantile_over_time(0.9, {history}))", "C", "usual high (7-day p90)")],
             overrides=[{"matcher": {"id": "byFrameRefID", "options": ref}, "properties": [
                 {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
                 {"id": "color", "value": {"fixedColor": "text", "mode": "fixed"}},
@@ -778,8 +785,10 @@ def entity_dashboard() -> dict:
         ), 24, 6),
         (usual_range(
             "azure_backup_last_job_duration_seconds", "s", "Duration against its usual range",
-            "Duration of the most recent job over time, against this entity's usual range (the 10th and "
-            "90th percentile of the same series over the preceding 7 days): is it getting slower?",
+            "Duration of the most recent job over time (time elapsed so far while it runs), against this "
+            "entity's usual range: the 10th and 90th percentile of its finished jobs' durations over the "
+            "preceding 7 days. Is it getting slower?",
+            finished_only=True,
         ), 12, 8),
         (usual_range(
             "azure_backup_last_job_size_bytes", "bytes", "Size against its usual range",

@@ -433,3 +433,20 @@ def test_failed_requests_panel_shows_server_errors_and_requests_that_got_no_answ
     shown = {series["metric"]["code"] for series in result
              if any(float(value) > 0 for _, value in series["values"])}
     assert {"timeout"} <= shown and any(code.startswith("5") for code in shown), shown
+
+
+def test_the_usual_duration_is_made_of_finished_jobs_only(scraped: ScrapedEstate) -> None:
+    """A running job's elapsed time (0, 1, 2 ... minutes) is no usual duration: it would drag the low edge
+    of the range down every day while the backup runs."""
+    board = by_uid(ENTITY_UID)
+    values = all_values(board, _labels_of(scraped, "dash-running")) | {"job": scraped.job}
+    values |= grafana_builtins(scrape_interval_seconds=SCRAPE_INTERVAL_SECONDS, step_seconds=STEP_SECONDS,
+                               range_seconds=scraped.end - scraped.start)
+    for ref_id in ("A", "B", "C"):
+        where = f"panel 'Duration against its usual range' / {ref_id}"
+        query = next(q for q in queries(board) if q.where == where)
+        shown = _finite_values(scraped.run(query, substitute(query.expr, values)))
+        if ref_id == "A":
+            assert shown, "the running job's duration so far is shown"
+        else:
+            assert not shown, f"{ref_id}: a usual range from a job that never finished"
