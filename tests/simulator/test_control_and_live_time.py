@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
+import requests
 
 from .clients import ArmClient, Control
 
@@ -191,3 +193,17 @@ def test_cancel_turns_a_running_job_cancelled(empty) -> None:
     control.advance(5)
     assert arm.get(vault_id + "/backupJobs/" + running["name"]).json()["properties"]["status"] == "Cancelled"
     assert control.get("requests").json()["by_route"]["cancel_job"] == {"202": 1}
+
+
+def test_a_chunked_control_request_is_read_whole(empty) -> None:
+    """curl -T - and requests with a generator send the body in chunks, without Content-Length."""
+    arm, control, vault_id = empty
+    body = json.dumps(
+        {"vault": vault_id, "entity": "vm-chunked", "operation": "Backup", "status": "Completed"}
+    )
+    answer = requests.post(
+        control.url + "/jobs", data=(part.encode() for part in (body[:20], body[20:])), timeout=10
+    )
+    assert answer.status_code == 201, answer.text
+    listed = arm.get(vault_id + "/backupJobs").json()["value"]
+    assert [job["properties"]["entityFriendlyName"] for job in listed] == ["vm-chunked"]

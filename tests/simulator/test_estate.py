@@ -105,6 +105,9 @@ def test_operations_statuses_and_management_types_seen_in_real_estates(varied) -
         "Backup (Log)",
         "ConfigureBackup",
         "Restore",
+        "DisableBackup",
+        "DeleteBackupData",
+        "UpdateCustomerManagedKey",
     } <= operations
     statuses = {job["properties"]["status"] for job in jobs}
     assert {"Completed", "Failed", "CompletedWithWarnings", "InProgress"} <= statuses

@@ -98,6 +98,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             else:
                 response = handle_arm(state, method, split.path, segments, query, self.headers)
         except _BadBody as error:
+            self.close_connection = True  # the unread rest of the body would be taken for the next request
             response = arm_error(400, "InvalidRequestContent", str(error))
         except Exception:  # a bug must become a 500 for the client, with the traceback on our stderr only
             traceback.print_exc(file=sys.stderr)
@@ -107,6 +108,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         self._send(response)
 
     def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked_body()
         length_text = self.headers.get("Content-Length")
         if not length_text:
             return b""
@@ -117,6 +120,24 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if length < 0 or length > MAX_BODY_BYTES:
             raise _BadBody("the request body is too large")
         return self.rfile.read(length)
+
+    def _read_chunked_body(self) -> bytes:
+        """A body sent with `Transfer-Encoding: chunked` (curl -T -, requests with a generator)."""
+        data = bytearray()
+        while True:
+            size_line = self.rfile.readline(1024)
+            try:
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+            except ValueError as error:
+                raise _BadBody("the chunked request body is malformed") from error
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailer fields, up to the blank line
+                    pass
+                return bytes(data)
+            if len(data) + size > MAX_BODY_BYTES:
+                raise _BadBody("the request body is too large")
+            data += self.rfile.read(size)
+            self.rfile.readline(1024)
 
     @staticmethod
     def _json(body: bytes) -> object:
@@ -157,7 +178,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
-        if response.truncated:
+        if response.truncated or self.close_connection:
             self.send_header("Connection", "close")
             self.close_connection = True
         try:
