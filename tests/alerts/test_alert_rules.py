@@ -102,7 +102,12 @@ def test_the_issue_alerts_exist_with_severity_and_annotations() -> None:
         assert annotations["runbook_url"] == RUNBOOK_BASE + name.lower(), name
 
 
-EXPORTER_ALERTS = {"AzureBackupVaultRefreshFailing", "AzureBackupApiThrottled", "AzureBackupExporterDown"}
+EXPORTER_ALERTS = {
+    "AzureBackupVaultRefreshFailing",
+    "AzureBackupVaultGone",
+    "AzureBackupApiThrottled",
+    "AzureBackupExporterDown",
+}
 
 
 def test_entity_alerts_name_vault_entity_and_operation_in_their_description() -> None:
