@@ -27,7 +27,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from . import __version__
-from .jobs import VaultRef
+from .jobs import FINISHED_STATUSES, VaultRef
 from .snapshot import DURATION_BUCKETS_SECONDS, ApiSnapshot, VaultSnapshot
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,10 @@ def render(vaults: Sequence[VaultSnapshot], api: ApiSnapshot, version: str = __v
                 add("azure_backup_last_job_size_bytes", labels, float(entity.last_size_bytes))
             if job.error_code is not None:
                 add("azure_backup_last_job_error_info", labels + (job.error_code,), 1.0)
-            for status, count in sorted(entity.finished_by_status.items()):
+            # Every finished status starts at 0, so that the first job of a status is an increase
+            # that rate()/increase() can see, not the birth of a series.
+            finished = dict.fromkeys(FINISHED_STATUSES, 0) | dict(entity.finished_by_status)
+            for status, count in sorted(finished.items()):
                 add("azure_backup_jobs_finished_total", labels + (status,), float(count))
             add("azure_backup_job_size_bytes_total", labels, float(entity.size_bytes_total))
         for (bmt, operation, status), count in sorted(snap.job_counts.items()):

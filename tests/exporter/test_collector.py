@@ -148,3 +148,15 @@ def test_promtool_accepts_the_exposition() -> None:
         ["promtool", "check", "metrics"], input=exposition(), capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_finished_counters_start_at_zero_for_every_finished_status() -> None:
+    """A failure after only successes is an increase of an existing series, which increase() sees."""
+    text = exposition()
+    share = 'entity="share-1",operation="Backup"'
+    finished = [line for line in text.splitlines() if line.startswith("azure_backup_jobs_finished_total{")]
+    for status in ("Completed", "CompletedWithWarnings", "Failed", "Cancelled"):
+        expected = f'status="{status}"'
+        assert any(share in line and expected in line and line.endswith(" 0.0") for line in finished)
+    vm = [line for line in finished if 'entity="vm-01"' in line]
+    assert any('status="Completed"' in line and line.endswith(" 3.0") for line in vm)
