@@ -131,6 +131,15 @@ def test_every_alert_has_a_runbook_section_and_a_correct_row_in_the_glance_table
         assert expression and len(why) > 40, f"{name}: expression and reason must be given"
 
 
+def test_every_runbook_section_says_how_to_confirm_with_promql_and_az_backup_job() -> None:
+    text = RUNBOOKS.read_text()
+    parts = ("**What it means.**", "**Confirm.**", "```promql", "az backup job", "**Common causes", "**Fix")
+    for name in alerting_rules():
+        section = text.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
+        for part in parts:
+            assert part in section, f"runbook section {name} lacks {part}"
+
+
 def test_every_tunable_appears_once_and_is_documented_with_its_default() -> None:
     expressions = "\n".join(rule["expr"] for rule in load_rules())
     tunables = [(m.group("name"), m.group("value")) for m in TUNABLE.finditer(expressions)]
