@@ -140,6 +140,13 @@ def test_every_runbook_section_says_how_to_confirm_with_promql_and_az_backup_job
             assert part in section, f"runbook section {name} lacks {part}"
 
 
+def test_every_recording_rule_is_explained_in_the_runbooks() -> None:
+    text = RUNBOOKS.read_text()
+    for rule in load_rules():
+        if "record" in rule:
+            assert f"- `{rule['record']}`:" in text, f"docs/runbooks.md does not explain {rule['record']}"
+
+
 def test_every_tunable_appears_once_and_is_documented_with_its_default() -> None:
     expressions = "\n".join(rule["expr"] for rule in load_rules())
     tunables = [(m.group("name"), m.group("value")) for m in TUNABLE.finditer(expressions)]
