@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from support.alertmanager import AlertmanagerServer
 from support.exporter import ExporterProcess
 from support.net import wait_until
 from support.prometheus import PrometheusServer, ScrapeJob
-
-from e2e.alertmanager import AlertmanagerServer
 
 # The shipped AzureBackupExporterDown rule names this scrape job.
 SCRAPE_JOB = "azure-backup-exporter"

@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 import yaml
 from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from support.alertmanager import EXAMPLE_CONFIG, derive_alertmanager_config
 from support.net import wait_until
+from support.webhook import ReceivedAlert, WebhookReceiver
 
-from e2e.alertmanager import EXAMPLE_CONFIG, derive_alertmanager_config
 from e2e.control import SimulatorControl
 from e2e.rules import SHIPPED_RULES, derive_test_rules
 from e2e.stack import RESEND_DELAY_ARGS, SCRAPE_JOB, Stack, load_rules_now, start_stack
-from e2e.webhook import ReceivedAlert, WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from support.alertmanager import EXAMPLE_CONFIG, derive_alertmanager_config
 
-from e2e.alertmanager import EXAMPLE_CONFIG, derive_alertmanager_config
 from e2e.rules import SHIPPED_RULES, RulesTransformError, derive_test_rules
 
 pytestmark = pytest.mark.e2e

@@ -1,5 +1,13 @@
 """A real Alertmanager (Debian `prometheus-alertmanager`) for tests and the demo stack.
 
+    from support.alertmanager import EXAMPLE_CONFIG, AlertmanagerServer, derive_alertmanager_config
+
+    config = derive_alertmanager_config(yaml.safe_load(EXAMPLE_CONFIG.read_text()), webhook.url,
+                                        {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"})
+    with AlertmanagerServer(config) as alertmanager:
+        alertmanager.address      # "127.0.0.1:PORT", for Prometheus' `alerting` section
+        alertmanager.alerts()     # what it holds, with `status.inhibitedBy` / `silencedBy`
+
 Why the shipped example configuration: routing by severity, grouping by vault and the inhibitions are
 part of what a user receives, so the tests run `alerts/alertmanager.example.yml` itself, with only its
 webhook URLs pointed at a local receiver and its waits shortened (`derive_alertmanager_config`).
@@ -15,7 +23,8 @@ from typing import Any
 
 import requests
 import yaml
-from support.process import LoopbackProcess
+
+from .process import LoopbackProcess
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = REPO / "alerts" / "alertmanager.example.yml"
