@@ -121,7 +121,11 @@ def assert_chain_runs(urls: dict[str, str]) -> None:
 
 def assert_nothing_left(stack: DemoStack, before: dict[int, list[str]], urls: dict[str, str]) -> None:
     assert stack.process.wait(timeout=STOP_TIMEOUT) is not None
-    wait_until(lambda: not stack.session_processes(), timeout=STOP_TIMEOUT, what="every child to exit")
+    try:
+        wait_until(lambda: not stack.session_processes(), timeout=STOP_TIMEOUT, what="every child to exit")
+    except TimeoutError as error:
+        left = "\n".join(" ".join(argv)[:200] for argv in stack.session_processes().values())
+        raise AssertionError(f"{error}; still running:\n{left}") from None
     for url in urls.values():
         with pytest.raises(requests.ConnectionError):
             requests.get(url, timeout=2)
@@ -154,3 +158,13 @@ def test_demo_stack_stops_its_children_itself_on_sigterm(demo_stack: DemoStack) 
     demo_stack.process.send_signal(signal.SIGTERM)  # to the script alone: it must stop the others
     assert_nothing_left(demo_stack, before, urls)
     assert demo_stack.process.returncode == 0
+
+
+@pytest.mark.parametrize("demo_stack", [["make", "--no-print-directory", "demo-stack"]], indirect=True)
+def test_closing_the_terminal_stops_all_of_it(demo_stack: DemoStack) -> None:
+    """A closed terminal sends SIGHUP to the foreground process group. Prometheus and Alertmanager take
+    SIGHUP as "reload the configuration" and would keep running, orphaned, if the script died of it."""
+    urls = demo_stack.urls()
+    before = demo_stack.session_processes()
+    os.killpg(demo_stack.process.pid, signal.SIGHUP)
+    assert_nothing_left(demo_stack, before, urls)
