@@ -61,6 +61,10 @@ class SimulatorControl:
         }
         return self._call("POST", "jobs", body)["name"]
 
+    def finish_job(self, name: str, status: str) -> dict[str, Any]:
+        """Finish the running job `name` now with `status`; returns the job resource."""
+        return self._call("POST", f"jobs/{name}/finish", {"status": status})
+
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         return self._call("POST", "faults", faults)
 

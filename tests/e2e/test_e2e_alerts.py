@@ -41,6 +41,12 @@ ALERTMANAGER_WAITS = {"group_wait": "1s", "group_interval": "1s", "repeat_interv
 RECEIVER_OF_SEVERITY = {"critical": "pager", "warning": "ticket", "info": "ticket"}
 HEALTHY_EVALUATIONS = 15
 ERROR_CODE = 400002
+# A weekly full, daily differential and hourly log backup policy, as last run (operation, started ago).
+HEALTHY_SQL_POLICY = (
+    ("Backup (Full)", 5 * 24 * HOUR),
+    ("Backup (Differential)", 20 * HOUR),
+    ("Backup (Log)", 2400),
+)
 
 
 def shipped_alerts() -> dict[str, dict[str, Any]]:
@@ -71,6 +77,8 @@ class EndToEnd:
     webhook: WebhookReceiver
     control: SimulatorControl
     vaults: Scenarios
+    running_in_throttled_vault: str
+    """The job name of vm-03's backup, running until the throttling scenario finishes it."""
 
     def wait_for_alert(self, alertname: str, status: str = "firing", **labels: str) -> ReceivedAlert:
         def matches(alert: ReceivedAlert) -> bool:
@@ -122,6 +130,45 @@ def seed_scenarios(control: SimulatorControl) -> Scenarios:
         backup_management_type="AzureWorkload",
         job_type="AzureWorkloadJob",
     )
+    # A transient failure retried successfully, a restore, a share and a weekly full + daily differential +
+    # hourly log policy: all healthy.
+    control.add_job(
+        vaults.healthy,
+        "vm-web-03",
+        "Failed",
+        started_ago=5 * HOUR,
+        ended_ago=5 * HOUR - 300,
+        error_code=ERROR_CODE,
+    )
+    control.add_job(vaults.healthy, "vm-web-03", "Completed", started_ago=4 * HOUR, ended_ago=4 * HOUR - 900)
+    control.add_job(
+        vaults.healthy,
+        "vm-web-01",
+        "Completed",
+        started_ago=3 * HOUR,
+        ended_ago=3 * HOUR - 600,
+        operation="Restore",
+    )
+    control.add_job(
+        vaults.healthy,
+        "share-docs",
+        "Completed",
+        started_ago=10 * HOUR,
+        ended_ago=10 * HOUR - 120,
+        backup_management_type="AzureStorage",
+        job_type="AzureStorageJob",
+    )
+    for operation, started_ago in HEALTHY_SQL_POLICY:
+        control.add_job(
+            vaults.healthy,
+            "sql-sales",
+            "Completed",
+            started_ago=started_ago,
+            ended_ago=started_ago - 600,
+            operation=operation,
+            backup_management_type="AzureWorkload",
+            job_type="AzureWorkloadJob",
+        )
 
     # The latest backup failed; an earlier success keeps the critical alerts (and their inhibition) away.
     control.add_job(vaults.failed, "vm-app-01", "Completed", started_ago=20 * HOUR, ended_ago=20 * HOUR - 900)
@@ -148,6 +195,14 @@ def seed_scenarios(control: SimulatorControl) -> Scenarios:
         started_ago=900,
         ended_ago=840,
         operation="DisableBackup",
+    )
+    control.add_job(
+        vaults.disabled,
+        "vm-purged-01",
+        "Completed",
+        started_ago=600,
+        ended_ago=540,
+        operation="DeleteBackupData",
     )
 
     for vault in (vaults.deleted, vaults.revoked, vaults.throttled):
@@ -205,6 +260,7 @@ def e2e() -> Iterator[EndToEnd]:
         simulator = resources.enter_context(Simulator(SimulatorConfig(vaults=0)))
         control = SimulatorControl(simulator.control_url)
         vaults = seed_scenarios(control)
+        running = control.add_job(vaults.throttled, "vm-03", "InProgress", started_ago=600)
         alertmanager_config = derive_alertmanager_config(
             yaml.safe_load(EXAMPLE_CONFIG.read_text()), webhook.url, ALERTMANAGER_WAITS
         )
@@ -227,7 +283,7 @@ def e2e() -> Iterator[EndToEnd]:
         load_rules_now(
             stack.prometheus, rule_file, derive_test_rules(SHIPPED_RULES.read_text(), {}, TEST_FOR)
         )
-        yield EndToEnd(stack, webhook, control, vaults)
+        yield EndToEnd(stack, webhook, control, vaults, running)
 
 
 def assert_notification(
@@ -290,16 +346,21 @@ def test_job_running_far_too_long_opens_a_ticket(e2e: EndToEnd) -> None:
     assert "has been running for 13h" in alert.annotations["description"]
 
 
-def test_disabled_protection_pages(e2e: EndToEnd) -> None:
+@pytest.mark.parametrize(
+    ("entity", "operation"), [("vm-retired-01", "DisableBackup"), ("vm-purged-01", "DeleteBackupData")]
+)
+def test_disabled_protection_or_deleted_backup_data_pages(e2e: EndToEnd, entity: str, operation: str) -> None:
     vault = name_of(e2e.vaults.disabled)
-    alert = e2e.wait_for_notification(
+    alert = e2e.wait_for_alert("AzureBackupProtectionDisabled", vault=vault, entity=entity)
+    assert_notification(
+        alert,
         "AzureBackupProtectionDisabled",
         vault=vault,
-        entity="vm-retired-01",
-        operation="DisableBackup",
+        entity=entity,
+        operation=operation,
         severity="critical",
     )
-    assert "A DisableBackup job for vm-retired-01 (AzureIaasVM)" in alert.annotations["description"]
+    assert f"A {operation} job for {entity} (AzureIaasVM)" in alert.annotations["description"]
 
 
 def test_deleted_and_revoked_vaults_page_while_the_others_keep_reporting(e2e: EndToEnd) -> None:
@@ -391,10 +452,18 @@ def test_healthy_estate_stays_silent(e2e: EndToEnd) -> None:
     evaluated = f'azure_backup:last_finished_job_duration_seconds{{vault="{vault}", entity="vm-web-01"}}'
     prometheus.wait_for(f"count_over_time({evaluated}[5m]) >= {HEALTHY_EVALUATIONS}", timeout=ALERT_TIMEOUT)
     latest = prometheus.query(f'azure_backup_last_job_status{{vault="{vault}"}} == 1')
-    assert sorted((r["metric"]["entity"], r["metric"]["status"]) for r in latest) == [
-        ("sql-orders", "Completed"),
-        ("vm-web-01", "Completed"),
-        ("vm-web-02", "InProgress"),
+    assert sorted(
+        (r["metric"]["entity"], r["metric"]["operation"], r["metric"]["status"]) for r in latest
+    ) == [
+        ("share-docs", "Backup", "Completed"),
+        ("sql-orders", "Backup (Log)", "Completed"),
+        ("sql-sales", "Backup (Differential)", "Completed"),
+        ("sql-sales", "Backup (Full)", "Completed"),
+        ("sql-sales", "Backup (Log)", "Completed"),
+        ("vm-web-01", "Backup", "Completed"),
+        ("vm-web-01", "Restore", "Completed"),
+        ("vm-web-02", "Backup", "InProgress"),
+        ("vm-web-03", "Backup", "Completed"),
     ]
     assert prometheus.query(f'ALERTS{{vault="{vault}"}}[5m]') == []
     global_alerts = 'ALERTS{alertname=~"AzureBackup(ApiThrottled|ExporterDown)"}'
@@ -407,9 +476,13 @@ def test_healthy_estate_stays_silent(e2e: EndToEnd) -> None:
 def test_hard_throttling_keeps_the_exporter_serving_and_loses_no_job(e2e: EndToEnd) -> None:
     prometheus = e2e.stack.prometheus
     vault = name_of(e2e.vaults.throttled)
+    before = prometheus.query(f'azure_backup_last_job_status{{vault="{vault}", entity="vm-03"}} == 1')
+    assert [r["metric"]["status"] for r in before] == ["InProgress"]
     throttle_start = time.time()
     e2e.control.set_faults(throttle=True)
+    # Both happen in Azure while the exporter cannot read it: a new job, and the running one ends.
     e2e.control.add_job(e2e.vaults.throttled, "vm-02", "Completed", started_ago=300, ended_ago=30)
+    e2e.control.finish_job(e2e.running_in_throttled_vault, "Completed")
     alert = e2e.wait_for_alert("AzureBackupApiThrottled")
     rule = shipped_alerts()["AzureBackupApiThrottled"]
     assert alert.labels["severity"] == "warning" and alert.receiver == "ticket"
@@ -417,9 +490,17 @@ def test_hard_throttling_keeps_the_exporter_serving_and_loses_no_job(e2e: EndToE
     assert alert.annotations["summary"] == rule["annotations"]["summary"]
     assert alert.annotations["runbook_url"] == rule["annotations"]["runbook_url"]
     assert "with HTTP 429 (too many requests)" in alert.annotations["description"]
-    # Still throttled, and every scrape since the throttling began succeeded, reporting the 429s itself.
-    throttled_for = f"{max(1, int(time.time() - throttle_start))}s"
-    assert prometheus.query(f'min_over_time(up{{job="{SCRAPE_JOB}"}}[{throttled_for}]) == 1')
+    # Still throttled, and every scrape since the throttling began succeeded, reporting the 429s itself
+    # and the vault's last known data: its series were in every one of those scrapes.
+    now = time.time()
+    throttled_for = f"{max(1, int(now - throttle_start))}s"
+    assert prometheus.query(f'min_over_time(up{{job="{SCRAPE_JOB}"}}[{throttled_for}]) == 1', at=now)
+    scrapes = prometheus.query(f'count_over_time(up{{job="{SCRAPE_JOB}"}}[{throttled_for}])', at=now)
+    known = prometheus.query(
+        f'count_over_time(azure_backup_last_job_status{{vault="{vault}", entity="vm-01"}}[{throttled_for}])',
+        at=now,
+    )
+    assert [r["value"][1] for r in known] == [scrapes[0]["value"][1]]
     assert prometheus.query('azure_backup_api_requests_total{code="429"} > 0')
     assert prometheus.query(f'azure_backup_last_job_status{{vault="{vault}", entity="vm-02"}}') == []
 
@@ -432,6 +513,16 @@ def test_hard_throttling_keeps_the_exporter_serving_and_loses_no_job(e2e: EndToE
     assert prometheus.wait_for(
         f'azure_backup_last_job_status{{vault="{vault}", entity="vm-02", status="Completed"}} == 1'
     )
+    # The job that ended during the throttling: its end is seen and counted once.
+    assert prometheus.wait_for(
+        f'azure_backup_last_job_status{{vault="{vault}", entity="vm-03", status="Completed"}} == 1'
+    )
+    counted = prometheus.query(f'azure_backup_jobs_finished_total{{vault="{vault}", status="Completed"}}')
+    assert sorted((r["metric"]["entity"], r["value"][1]) for r in counted) == [
+        ("vm-01", "1"),
+        ("vm-02", "1"),
+        ("vm-03", "1"),
+    ]
 
 
 def test_stopped_exporter_pages(e2e: EndToEnd) -> None:
