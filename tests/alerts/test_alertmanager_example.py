@@ -6,16 +6,14 @@ example file) judges the inhibitions, since amtool cannot evaluate them offline.
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import requests
 import yaml
+from support.alertmanager import AlertmanagerServer
 
 from .conftest import ALERTMANAGER_EXAMPLE, run
 
@@ -60,51 +58,12 @@ def test_notifications_are_grouped_by_vault() -> None:
     assert {"subscription_id", "resource_group", "vault"} <= set(route["group_by"])
 
 
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
-def alertmanager(alertmanager_binary: str, tmp_path: Path) -> Iterator[str]:
-    """A real Alertmanager running the example configuration; yields its base URL."""
-    port = free_loopback_port()
-    log = (tmp_path / "alertmanager.log").open("w")
-    process = subprocess.Popen(
-        [
-            alertmanager_binary,
-            f"--config.file={ALERTMANAGER_EXAMPLE}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"Alertmanager exited: {(tmp_path / 'alertmanager.log').read_text()[-2000:]}")
-            try:
-                if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"Alertmanager not ready: {(tmp_path / 'alertmanager.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+def alertmanager(alertmanager_binary: str) -> Iterator[str]:
+    """A real Alertmanager running the example configuration as shipped; yields its base URL."""
+    config = yaml.safe_load(ALERTMANAGER_EXAMPLE.read_text())
+    with AlertmanagerServer(config, binary=alertmanager_binary) as server:
+        yield server.url
 
 
 def alert(name: str, severity: str, labels: dict[str, str]) -> dict[str, object]:
