@@ -43,12 +43,20 @@ class DemoStack:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.put(line.rstrip("\n"))
+
+    def all_output(self) -> str:
+        """Everything the command printed, once it has exited."""
+        self._reader.join(timeout=STOP_TIMEOUT)
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return "\n".join(self.output)
 
     def urls(self) -> dict[str, str]:
         """Read output until every URL is printed."""
@@ -135,7 +143,7 @@ def assert_nothing_left(stack: DemoStack, before: dict[int, list[str]], urls: di
         for arg in argv
         if arg.startswith(WORKDIR_FLAGS)
     }
-    assert len(workdirs) == 2  # Prometheus' and Alertmanager's
+    assert workdirs  # Alertmanager's, and Prometheus' once it started
     assert [path for path in workdirs if path.exists()] == []
 
 
@@ -148,6 +156,7 @@ def test_make_demo_stack_runs_the_chain_and_ctrl_c_stops_all_of_it(demo_stack: D
     assert {"make", "prometheus", "prometheus-alertmanager"} <= commands
     os.killpg(demo_stack.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     assert_nothing_left(demo_stack, before, urls)
+    assert demo_stack.all_output().splitlines()[-1] == "Stopped."
 
 
 @pytest.mark.parametrize("demo_stack", [[sys.executable, "scripts/demo-stack"]], indirect=True)
@@ -168,3 +177,22 @@ def test_closing_the_terminal_stops_all_of_it(demo_stack: DemoStack) -> None:
     before = demo_stack.session_processes()
     os.killpg(demo_stack.process.pid, signal.SIGHUP)
     assert_nothing_left(demo_stack, before, urls)
+
+
+@pytest.mark.parametrize("demo_stack", [[sys.executable, "scripts/demo-stack"]], indirect=True)
+def test_ctrl_c_while_starting_stops_quietly(demo_stack: DemoStack) -> None:
+    """Ctrl-C reaches the children too, which then fail to start: that is the user's wish, not an error."""
+
+    def alertmanager_started() -> bool:
+        return any(
+            Path(argv[0]).name == "prometheus-alertmanager"
+            for argv in demo_stack.session_processes().values()
+        )
+
+    wait_until(alertmanager_started, timeout=START_TIMEOUT, interval=0.05, what="Alertmanager to start")
+    before = demo_stack.session_processes()
+    os.killpg(demo_stack.process.pid, signal.SIGINT)
+    assert_nothing_left(demo_stack, before, {})
+    output = demo_stack.all_output()
+    assert demo_stack.process.returncode == 0, output
+    assert "Traceback" not in output and output.splitlines()[-1] == "Stopped.", output
