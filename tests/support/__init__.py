@@ -3,8 +3,9 @@
 - `support.prometheus`: `PrometheusServer` (a real `/usr/bin/prometheus` on a free port with a generated
   config, rule files and Alertmanager targets; `query`, `query_range`, `wait_for`, `wait_for_targets_up`,
   `wait_for_scrapes`, `rules`, `alerts`; always cleaned up) and `ScrapeJob`.
-- `support.exporter`: `ExporterProcess` (`azure-backup-exporter serve` as a subprocess, e.g.
-  `ExporterProcess.for_simulator(sim, vaults=[...])`; `address`, `metrics()`, `output()`).
+- `support.exporter`: `ExporterProcess` (`azure-backup-exporter serve` as a subprocess on port 0, the port
+  read from its "Serving metrics on" line, e.g. `ExporterProcess.for_simulator(sim, vaults=[...])`;
+  `address`, `metrics()`, `output()`).
 - `support.promql`: `selectors(expr)`, the metric names, matchers, enclosing functions and ranges of a
   PromQL expression (Grafana variables allowed).
 - `support.alertmanager`: `AlertmanagerServer` (a real `/usr/bin/prometheus-alertmanager` on a free port

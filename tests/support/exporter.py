@@ -15,6 +15,7 @@ real HTTP server, not objects wired by hand.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 
 import requests
 
-from .net import free_port, wait_until
+from .net import wait_until
 from .process import LoopbackProcess
 
 # The console script next to this interpreter: the one `pip install -e .` put in the same virtual env.
@@ -32,6 +33,8 @@ EXPORTER_COMMAND = (str(Path(sys.executable).with_name("azure-backup-exporter"))
 OTHER_CREDENTIALS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
                      "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH",
                      "MSI_ENDPOINT", "MSI_SECRET", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT")
+# What `serve` prints once it listens; with port 0 the kernel chose the port, and this line says which.
+SERVING_LINE = re.compile(rb"Serving metrics on http://127\.0\.0\.1:(?P<port>\d+)/metrics")
 
 
 class ExporterStartError(RuntimeError):
@@ -65,15 +68,18 @@ class ExporterProcess(LoopbackProcess):
         return cls([*args, *extra_args], env)
 
     def start(self) -> ExporterProcess:
+        """Start on port 0 and learn the port from the exporter's own output: a port chosen beforehand can be
+        taken by any other program (an outgoing connection's local port) before the exporter binds it."""
         environment = {key: value for key, value in os.environ.items() if key not in OTHER_CREDENTIALS}
         environment.update(self.env)
-        self.port = free_port()
+        self.port = None
         self._launch(
-            [*EXPORTER_COMMAND, "serve", "--web.listen-address", self.address, *self.args],
+            [*EXPORTER_COMMAND, "serve", "--web.listen-address", "127.0.0.1:0", *self.args],
             self._log, env=environment,
         )
         try:
-            wait_until(self._serving, timeout=self.ready_timeout, what="the exporter to serve /metrics")
+            wait_until(self._serving, timeout=self.ready_timeout,
+                       what="the exporter to print 'Serving metrics on <url>' and serve it")
         except (TimeoutError, ExporterStartError) as error:
             self.stop()
             raise ExporterStartError(f"{error}\n{self.output()}") from None
@@ -83,6 +89,11 @@ class ExporterProcess(LoopbackProcess):
         assert self._process is not None
         if self._process.poll() is not None:
             raise ExporterStartError(f"the exporter exited with status {self._process.returncode}")
+        if self.port is None:
+            match = SERVING_LINE.search(self._written())
+            if match is None:
+                return False
+            self.port = int(match["port"])
         try:
             return requests.get(f"{self.url}/", timeout=2).status_code == 200
         except requests.ConnectionError:
@@ -97,8 +108,13 @@ class ExporterProcess(LoopbackProcess):
 
     def output(self, limit: int = 4000) -> str:
         """What the exporter wrote to stdout and stderr so far (the end of it)."""
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")[-limit:]
+        return self._written().decode(errors="replace")[-limit:]
+
+    def _written(self) -> bytes:
+        """The log's content, read without moving its offset: the exporter shares that offset and writes
+        at it, so a seek here could make it overwrite what it wrote before."""
+        descriptor = self._log.fileno()
+        return os.pread(descriptor, os.fstat(descriptor).st_size, 0)
 
     def close(self) -> None:
         """`stop()` (the log is kept for `output()`), then discard the log."""
