@@ -6,6 +6,11 @@ log file (`_launch`), a temporary working directory (`_make_workdir`, removed by
 again on another free port when the chosen one was taken meanwhile (`_start_on_a_free_port`), polling
 `/-/ready` (`_wait_ready`), SIGTERM then SIGKILL after 10 s (`_terminate`), and the context manager
 (`start()` on enter, `close()` on exit).
+
+A server also never outlives the process that started it, even one killed without a chance to clean up
+(SIGKILL, `kill <pytest pid>`): it is started through `setpriv --pdeathsig TERM` (util-linux), so the
+kernel sends it SIGTERM when its parent dies. Linux sends that signal when the *thread* that started it
+ends, so start servers from a thread that lives as long as they should (the main thread, in pytest).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from .net import free_port
 
 START_ATTEMPTS = 3
 STOP_TIMEOUT = 10.0
+# Sets the parent-death signal, then execs the command (util-linux, Essential in Debian).
+DIE_WITH_PARENT = ("/usr/bin/setpriv", "--pdeathsig=TERM", "--")
 
 P = TypeVar("P", bound="LoopbackProcess")
 
@@ -45,6 +52,11 @@ class LoopbackProcess:
     def start(self: P) -> P:
         """Start the process and return `self` once it is ready (each subclass its own way)."""
         raise NotImplementedError
+
+    @property
+    def pid(self) -> int | None:
+        """The process id while it runs (None when not started)."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def address(self) -> str:
@@ -96,7 +108,11 @@ class LoopbackProcess:
         if isinstance(log, Path):
             log = self._log_file = open(log, "ab")  # closed in _terminate()
         self._process = subprocess.Popen(
-            list(command), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, **popen
+            [*DIE_WITH_PARENT, *command],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            **popen,
         )
         return self._process
 
