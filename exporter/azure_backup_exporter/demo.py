@@ -7,9 +7,7 @@ would reach Azure: through azure-identity's managed-identity credential and the 
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from collections.abc import Callable
 
 import click
@@ -32,11 +30,6 @@ def point_azure_identity_at(identity_endpoint: str, identity_header: str) -> Non
     os.environ["IDENTITY_HEADER"] = identity_header
 
 
-def estate_subscriptions(control_url: str) -> list[str]:
-    with urllib.request.urlopen(f"{control_url}/estate", timeout=10) as response:  # noqa: S310 - loopback
-        return list(json.load(response)["subscriptions"])
-
-
 def run_demo(seed: int, load_config: Callable[[], Config]) -> None:
     from .config import load_config as merge_config
     from .service import Exporter, configure_logging, wait_for_interrupt
@@ -53,7 +46,7 @@ def run_demo(seed: int, load_config: Callable[[], Config]) -> None:
         flags = {
             "web.listen-address": f"{base.listen_host}:{base.listen_port}",
             "arm-endpoint": simulator.arm_endpoint,
-            "subscription": estate_subscriptions(simulator.control_url),
+            "subscription": list(simulator.estate.subscriptions),
             "min-refresh-interval": "5s",
             "vault-list-interval": "1m",
             "log.level": base.log_level,
