@@ -15,6 +15,7 @@ import click
 from .config import Config
 
 DEMO_SCHEDULE_SECONDS = 20.0
+DEMO_FAILURE_RATE = 0.2  # failures show up within minutes
 AZURE_CREDENTIAL_VARIABLES = (
     "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME", "AZURE_PASSWORD",
     "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_SERVER_THUMBPRINT",
@@ -38,7 +39,9 @@ def run_demo(seed: int, load_config: Callable[[], Config]) -> None:
     base = load_config()
     configure_logging(base.log_level)
     simulator = Simulator(
-        SimulatorConfig(seed=seed, fast_schedule_seconds=DEMO_SCHEDULE_SECONDS, failure_rate=0.2)
+        SimulatorConfig(
+            seed=seed, fast_schedule_seconds=DEMO_SCHEDULE_SECONDS, failure_rate=DEMO_FAILURE_RATE
+        )
     )
     simulator.start()
     try:
