@@ -301,13 +301,6 @@ def _vault_list_path(params: dict[str, str]) -> str:
     return path + "/providers/Microsoft.RecoveryServices/vaults"
 
 
-def _vault_path(vault: Vault) -> str:
-    return (
-        f"/subscriptions/{vault.subscription}/resourceGroups/{vault.resource_group}"
-        f"/providers/Microsoft.RecoveryServices/vaults/{vault.name}"
-    )
-
-
 def _get_vault(
     state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
 ) -> Response:
@@ -332,7 +325,7 @@ def _list_jobs(
     now = state.estate.clock.now()
     body = b'{"value":[' + b",".join(state.rendered.list_form(job, now) for job in jobs) + b"]"
     if next_key is not None:
-        path = _vault_path(vault) + "/backupJobs"
+        path = vault.resource_id + "/backupJobs"
         link = _next_link(state, path, query, _encode_token(f"{next_key[0]!r}|{next_key[1]}"))
         body += b',"nextLink":' + json.dumps(link).encode()
     return Response(200, raw=body + b"}")
@@ -353,7 +346,7 @@ def _cancel_job(
     job = state.estate.find_job(vault, params["job"])
     operation_id = state.estate.cancel_job(vault, job)
     location = (
-        f"{state.base_url}{_vault_path(vault)}/backupJobs/{job.name}/operationResults/"
+        f"{state.base_url}{vault.resource_id}/backupJobs/{job.name}/operationResults/"
         f"{format_guid(operation_id)}?{urlencode({'api-version': _query_value(query, 'api-version')})}"
     )
     return Response(202, None, {"Location": location, "Retry-After": CANCEL_RETRY_AFTER})
@@ -374,7 +367,7 @@ def _job_operation_result(
     operation = _operation(state, vault, params["operation"])
     if not operation.done:
         location = (
-            f"{state.base_url}{_vault_path(vault)}/backupJobs/{operation.job.name}/operationResults/"
+            f"{state.base_url}{vault.resource_id}/backupJobs/{operation.job.name}/operationResults/"
             f"{params['operation']}?{urlencode({'api-version': _query_value(query, 'api-version')})}"
         )
         return Response(202, None, {"Location": location, "Retry-After": CANCEL_RETRY_AFTER})
@@ -406,7 +399,7 @@ def _trigger_backup(
 ) -> Response:
     vault = _vault(state, params, faults)
     operation_id = format_guid(state.estate.trigger_backup(vault, params["protected_item"]))
-    item_url = f"{state.base_url}{_vault_path(vault)}/{params['item_path']}"
+    item_url = f"{state.base_url}{vault.resource_id}/{params['item_path']}"
     api_version = urlencode({"api-version": _query_value(query, "api-version")})
     headers = {
         "Location": f"{item_url}/operationResults/{operation_id}?{api_version}",
@@ -437,7 +430,7 @@ def _export_location(
     state: SimulatorState, vault: Vault, operation_id: str, query: Mapping[str, list[str]]
 ) -> str:
     return (
-        f"{state.base_url}{_vault_path(vault)}/backupJobs/operationResults/{operation_id}"
+        f"{state.base_url}{vault.resource_id}/backupJobs/operationResults/{operation_id}"
         f"?{urlencode({'api-version': _query_value(query, 'api-version')})}"
     )
 
