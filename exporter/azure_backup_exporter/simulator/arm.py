@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from .estate import EstateError, JobsExport, Operation, parse_guid
+from .faults import vault_ids
 from .filters import FilterError, parse_filter
 from .model import Vault, format_guid
 from .render import render_job, render_vault
@@ -218,7 +219,7 @@ def _delay(state: SimulatorState, faults: dict) -> None:
 def _vault(state: SimulatorState, params: dict[str, str], faults: dict) -> Vault:
     vault = state.estate.find_vault(params["subscription"], params["resource_group"], params["vault"])
     vault_id = vault.resource_id.lower()
-    if vault_id in {item.strip().rstrip("/").lower() for item in faults["deleted_vaults"]}:
+    if vault_id in vault_ids(faults, "deleted_vaults"):
         raise EstateError(
             404,
             "ResourceNotFound",
@@ -226,7 +227,7 @@ def _vault(state: SimulatorState, params: dict[str, str], faults: dict) -> Vault
             f"'{params['resource_group']}' was not found. For more details please go to "
             "https://aka.ms/ARMResourceNotFoundFix",
         )
-    if vault_id in {item.strip().rstrip("/").lower() for item in faults["revoked_vaults"]}:
+    if vault_id in vault_ids(faults, "revoked_vaults"):
         raise EstateError(
             403,
             "AuthorizationFailed",
@@ -272,7 +273,7 @@ def _list_vaults(
     group = params.get("resource_group")
     if group is not None and group.lower() not in groups:
         raise EstateError(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
-    hidden = {item.strip().rstrip("/").lower() for item in faults["deleted_vaults"]}
+    hidden = vault_ids(faults, "deleted_vaults")
     vaults = [
         vault
         for vault in estate.visible_vaults(hidden)

@@ -76,9 +76,10 @@ class Faults:
             key: (list(value) if isinstance(value, list) else value) for key, value in self._state.items()
         }
 
-    def vault_set(self, key: str) -> set[str]:
-        with self._lock:
-            return {vault_id.strip().rstrip("/").lower() for vault_id in self._state[key]}
+
+def vault_ids(faults: dict, key: str) -> set[str]:
+    """The ids of a snapshot's `revoked_vaults` or `deleted_vaults`, as compared: lower-case, no slash."""
+    return {vault_id.strip().rstrip("/").lower() for vault_id in faults[key]}
 
 
 class ReadThrottle:
