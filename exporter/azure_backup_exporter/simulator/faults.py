@@ -29,9 +29,7 @@ class Faults:
 
     def __init__(self, initial: dict | None = None) -> None:
         self._lock = threading.Lock()
-        self._state = {
-            key: (list(value) if isinstance(value, list) else value) for key, value in DEFAULT_FAULTS.items()
-        }
+        self._state = _copied(DEFAULT_FAULTS)
         if initial:
             self.update(initial)
 
@@ -62,19 +60,19 @@ class Faults:
 
     def reset(self) -> None:
         with self._lock:
-            self._state = {
-                key: (list(value) if isinstance(value, list) else value)
-                for key, value in DEFAULT_FAULTS.items()
-            }
+            self._state = _copied(DEFAULT_FAULTS)
 
     def snapshot(self) -> dict:
         with self._lock:
             return self.snapshot_unlocked()
 
     def snapshot_unlocked(self) -> dict:
-        return {
-            key: (list(value) if isinstance(value, list) else value) for key, value in self._state.items()
-        }
+        return _copied(self._state)
+
+
+def _copied(faults: dict) -> dict:
+    """A fault state whose vault lists can change without changing `faults`."""
+    return {key: (list(value) if isinstance(value, list) else value) for key, value in faults.items()}
 
 
 def vault_ids(faults: dict, key: str) -> set[str]:
