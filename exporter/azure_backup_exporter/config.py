@@ -126,8 +126,11 @@ class _Sources:
             return
         self.values[name] = (value, origin)
 
-    def error(self, name: str, expected: str) -> ConfigError:
+    def error(self, name: str, expected: str, got: Any = None) -> ConfigError:
+        """The option's error; `got` names one bad item of a repeatable option instead of its whole value."""
         value, origin = self.values[name]
+        if got is not None:
+            value = got
         where = "" if origin in ("flag", "default") else f" (from {origin})"
         shown = value if isinstance(value, str) else repr(value)
         return ConfigError(f"--{name}{where}: expected {expected}, got {shown!r}")
@@ -232,9 +235,7 @@ def _vaults(sources: _Sources) -> tuple[VaultConfig, ...]:
         try:
             vaults.append(VaultConfig(VaultRef.parse(str(resource_id)), lookback))
         except ValueError:
-            _, origin = sources.values["vault"]
-            where = "" if origin == "flag" else f" (from {origin})"
-            raise ConfigError(f"--vault{where}: expected {expected}, got {str(resource_id)!r}") from None
+            raise sources.error("vault", expected, got=str(resource_id)) from None
     return tuple(vaults)
 
 
@@ -260,11 +261,7 @@ def _validate(sources: _Sources, require_vaults: bool) -> Config:
     subscriptions = tuple(str(s).strip() for s in sources.values["subscription"][0])
     for subscription in subscriptions:
         if not _SUBSCRIPTION.match(subscription):
-            _, origin = sources.values["subscription"]
-            where = "" if origin == "flag" else f" (from {origin})"
-            raise ConfigError(
-                f"--subscription{where}: expected a subscription id (a GUID), got {subscription!r}"
-            )
+            raise sources.error("subscription", "a subscription id (a GUID)", got=subscription)
     log_level = str(sources.values["log.level"][0]).strip().lower()
     if log_level not in LOG_LEVELS:
         raise sources.error("log.level", "one of " + ", ".join(LOG_LEVELS))
