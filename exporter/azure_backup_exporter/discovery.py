@@ -58,11 +58,10 @@ class SubscriptionVaults:
         try:
             listed = self._client.list_vaults(subscription, deadline)
         except ArmError as error:
-            status = f"HTTP {error.status}" if error.status else "no HTTP response"
             log.error(
                 "subscription %s: listing vaults failed: %s %s: %s",
                 subscription,
-                status,
+                error.status_text,
                 error.code,
                 error.message,
             )

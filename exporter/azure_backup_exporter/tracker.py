@@ -260,14 +260,13 @@ class VaultTracker:
             )
 
     def _log_failure(self, error: ArmError, resumed: _Listing | None = None) -> None:
-        status = f"HTTP {error.status}" if error.status else "no HTTP response"
         then = (
             f"; the listing goes on from there at the next refresh ({len(resumed.jobs)} jobs read so far)"
             if resumed is not None
             else ""
         )
         message = f"{error.message}{then}"
-        log.error("vault %s: refresh failed: %s %s: %s", self.vault, status, error.code, message)
+        log.error("vault %s: refresh failed: %s %s: %s", self.vault, error.status_text, error.code, message)
 
     def _merge(self, listed: dict[str, Job], now: float) -> None:
         for job in listed.values():
@@ -341,11 +340,10 @@ class VaultTracker:
                 log.warning("vault %s: job %s has malformed details (%s)", self.vault, job.job_id, error)
                 detail = None
             except ArmError as error:
-                status = f"HTTP {error.status}" if error.status else "no HTTP response"
                 log.warning(
                     "vault %s: job details postponed: %s %s: %s",
                     self.vault,
-                    status,
+                    error.status_text,
                     error.code,
                     error.message,
                 )

@@ -13,6 +13,11 @@ class ArmError(Exception):
         self.endpoint = endpoint
         super().__init__(f"HTTP {status} {code}: {message}" if status else f"{code}: {message}")
 
+    @property
+    def status_text(self) -> str:
+        """`HTTP <status>`, or `no HTTP response` when none came (as log lines name it)."""
+        return f"HTTP {self.status}" if self.status else "no HTTP response"
+
 
 class ArmNotFound(ArmError):
     """404: the vault (or job) does not exist, or was deleted."""
