@@ -346,9 +346,16 @@ def _cancel_job(
     vault = _vault(state, params, faults)
     job = state.estate.find_job(vault, params["job"])
     operation_id = state.estate.cancel_job(vault, job)
+    return _job_operation_pending(state, vault, job.name, format_guid(operation_id), query)
+
+
+def _job_operation_pending(
+    state: SimulatorState, vault: Vault, job_name: str, operation_id: str, query: Mapping[str, list[str]]
+) -> Response:
+    """202 pointing at the job's operation result, the route a client polls until it answers 204."""
     location = (
-        f"{state.base_url}{vault.resource_id}/backupJobs/{job.name}/operationResults/"
-        f"{format_guid(operation_id)}?{urlencode({'api-version': _query_value(query, 'api-version')})}"
+        f"{state.base_url}{vault.resource_id}/backupJobs/{job_name}/operationResults/"
+        f"{operation_id}?{urlencode({'api-version': _query_value(query, 'api-version')})}"
     )
     return Response(202, None, {"Location": location, "Retry-After": CANCEL_RETRY_AFTER})
 
@@ -367,11 +374,7 @@ def _job_operation_result(
     vault = _vault(state, params, faults)
     operation = _operation(state, vault, params["operation"])
     if not operation.done:
-        location = (
-            f"{state.base_url}{vault.resource_id}/backupJobs/{operation.job.name}/operationResults/"
-            f"{params['operation']}?{urlencode({'api-version': _query_value(query, 'api-version')})}"
-        )
-        return Response(202, None, {"Location": location, "Retry-After": CANCEL_RETRY_AFTER})
+        return _job_operation_pending(state, vault, operation.job.name, params["operation"], query)
     return Response(204, None)
 
 
