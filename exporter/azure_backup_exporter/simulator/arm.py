@@ -8,6 +8,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 from urllib.parse import quote, urlencode
 
 from .estate import EstateError, JobsExport, Operation, parse_guid
@@ -360,12 +361,20 @@ def _job_operation_pending(
     return Response(202, None, {"Location": location, "Retry-After": CANCEL_RETRY_AFTER})
 
 
-def _operation(state: SimulatorState, vault: Vault, operation_name: str) -> Operation:
+_Owned = TypeVar("_Owned", Operation, JobsExport)
+
+
+def _of_vault(table: Mapping[int, _Owned], vault: Vault, operation_name: str) -> _Owned:
+    """The operation or export `operation_name` names, if it belongs to `vault`; else ARM's 404."""
     guid = parse_guid(operation_name)
-    operation = state.estate.operations.get(guid) if guid is not None else None
-    if operation is None or operation.vault is not vault:
+    found = table.get(guid) if guid is not None else None
+    if found is None or found.vault is not vault:
         raise EstateError(404, "ResourceNotFound", f"The operation '{operation_name}' was not found.")
-    return operation
+    return found
+
+
+def _operation(state: SimulatorState, vault: Vault, operation_name: str) -> Operation:
+    return _of_vault(state.estate.operations, vault, operation_name)
 
 
 def _job_operation_result(
@@ -466,11 +475,7 @@ def _export_result(
 
 
 def _export(state: SimulatorState, vault: Vault, operation_name: str) -> JobsExport:
-    guid = parse_guid(operation_name)
-    export = state.estate.exports.get(guid) if guid is not None else None
-    if export is None or export.vault is not vault:
-        raise EstateError(404, "ResourceNotFound", f"The operation '{operation_name}' was not found.")
-    return export
+    return _of_vault(state.estate.exports, vault, operation_name)
 
 
 _ROUTES: dict[str, Callable[..., Response]] = {
