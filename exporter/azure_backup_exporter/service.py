@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -50,7 +52,13 @@ def default_credential() -> TokenCredential:
 class Exporter:
     """The whole exporter for one `Config`: `start()` listens, `stop()` closes, `url` is its address."""
 
-    def __init__(self, config: Config, credential: TokenCredential | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        credential: TokenCredential | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`clock` is the wall clock the vaults' state is kept on (tests and benchmarks fix it)."""
         self.config = config
         self.stats = ApiStats()
         self.client = ArmClient(
@@ -65,7 +73,7 @@ class Exporter:
 
         def make_tracker(vault: VaultRef) -> VaultTracker:
             lookback = lookbacks.get(vault.key, config.lookback_seconds)
-            return VaultTracker(vault, self.client, lookback, config.detail_fetch_budget)
+            return VaultTracker(vault, self.client, lookback, config.detail_fetch_budget, clock)
 
         self.collector = BackupCollector(
             CombinedVaults(sources),
