@@ -1,22 +1,14 @@
 """The metric contract, in one place, and the Prometheus collector that serves it.
 
 `METRICS` lists every family the exporter emits (dashboards, alerts and the README table are checked
-against it). `render()` turns tracker snapshots into metric families and does no I/O;
-`BackupCollector` brings the vaults up to date at each scrape (concurrently, within the scrape's time
-budget) and then renders them.
+against it). `render()` turns vault snapshots into metric families and does no I/O; `BackupCollector`
+is the registry's view of it: at each scrape it asks the scheduler for fresh snapshots and renders them.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -27,10 +19,9 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from . import __version__
-from .jobs import FINISHED_STATUSES, VaultRef
+from .budget import current_budget
+from .jobs import FINISHED_STATUSES
 from .snapshot import DURATION_BUCKETS_SECONDS, ApiSnapshot, VaultSnapshot
-
-log = logging.getLogger(__name__)
 
 VAULT_LABELS = ("subscription_id", "resource_group", "vault")
 ENTITY_LABELS = VAULT_LABELS + ("backup_management_type", "entity", "operation")
@@ -169,114 +160,21 @@ def render(vaults: Sequence[VaultSnapshot], api: ApiSnapshot, version: str = __v
 
 # --- the collector ---------------------------------------------------------------------------------
 
-# How long past the deadline a scrape waits for refreshes to return (they stop at the deadline themselves).
-WAIT_SLACK_SECONDS = 0.05
-SCRAPE_BUDGET: ContextVar[float | None] = ContextVar("scrape_budget", default=None)
-
-
-@contextmanager
-def scrape_budget(seconds: float | None) -> Iterator[None]:
-    """Run a scrape with this many seconds to refresh the vaults (the web layer sets it per request)."""
-    token = SCRAPE_BUDGET.set(seconds)
-    try:
-        yield
-    finally:
-        SCRAPE_BUDGET.reset(token)
-
-
-class Refreshable(Protocol):
-    vault: VaultRef
-    last_refresh_started: float | None
-    last_refresh_succeeded: float | None
-
-    def refresh(self, deadline: float) -> bool: ...
-
-    def fetch_details(self, deadline: float) -> None: ...
-
-    def snapshot(self) -> VaultSnapshot: ...
-
-
-class VaultSource(Protocol):
-    def vaults(self, deadline: float) -> list[VaultRef]: ...
-
 
 class BackupCollector(Collector):
-    """Refreshes the vaults that are due (concurrently, within the budget), then renders every vault.
+    """Renders the snapshots that `snapshots(budget)` returns at each scrape.
 
-    A refresh has two rounds: every due vault lists its jobs, then the vaults that listed fine fetch
-    job details with what is left of the budget.
-
-    Scrapes are served one at a time, so two Prometheus replicas scraping together cost one refresh
-    when `min_refresh_interval` is longer than the time between their scrapes.
+    `snapshots` is the scheduler's `scrape`: it refreshes what is due within the scrape's budget
+    (set by the web layer, see `budget.py`) and returns every vault's snapshot.
     """
 
     def __init__(
         self,
-        source: VaultSource,
-        make_tracker: Callable[[VaultRef], Refreshable],
+        snapshots: Callable[[float | None], Sequence[VaultSnapshot]],
         api_snapshot: Callable[[], ApiSnapshot],
-        max_concurrency: int = 8,
-        min_refresh_interval: float = 30.0,
-        default_budget: float = 10.0,
     ) -> None:
-        self._source = source
-        self._make_tracker = make_tracker
+        self._snapshots = snapshots
         self._api_snapshot = api_snapshot
-        self._min_refresh_interval = min_refresh_interval
-        self._default_budget = default_budget
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="vault-refresh")
-        self._collect_lock = threading.Lock()
-        self._trackers: dict[tuple[str, str, str], Refreshable] = {}
 
     def collect(self) -> Iterable[Metric]:
-        budget = SCRAPE_BUDGET.get() or self._default_budget
-        deadline = time.monotonic() + budget
-        acquired = self._collect_lock.acquire(timeout=budget)
-        try:
-            if acquired:
-                self._refresh(deadline)
-            snapshots = [tracker.snapshot() for tracker in list(self._trackers.values())]
-        finally:
-            if acquired:
-                self._collect_lock.release()
-        return render(snapshots, self._api_snapshot())
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _refresh(self, deadline: float) -> None:
-        try:
-            vaults = self._source.vaults(deadline)
-        except Exception:
-            log.exception("listing vaults failed; keeping the previous list")
-        else:
-            wanted = {vault.key: vault for vault in vaults}
-            # a new dict, swapped in whole: a scrape that timed out waiting reads the old one meanwhile
-            self._trackers = {
-                key: self._trackers.get(key) or self._make_tracker(vault) for key, vault in wanted.items()
-            }
-        now = time.monotonic()
-        due = [
-            tracker
-            for tracker in self._trackers.values()
-            if tracker.last_refresh_started is None
-            or now - tracker.last_refresh_started >= self._min_refresh_interval
-        ]
-        # the longest without a refresh that succeeded first, so that the vaults the budget left out
-        # (or cut short) last time are not left out again
-        due.sort(key=lambda tracker: tracker.last_refresh_succeeded or float("-inf"))
-        listings = {self._pool.submit(self._refresh_one, tracker, deadline): tracker for tracker in due}
-        if not listings:
-            return
-        done, _ = wait(listings, timeout=max(0.0, deadline - time.monotonic()) + WAIT_SLACK_SECONDS)
-        refreshed = [listings[future] for future in done if future.result()]
-        details = [self._pool.submit(tracker.fetch_details, deadline) for tracker in refreshed]
-        if details:
-            wait(details, timeout=max(0.0, deadline - time.monotonic()) + WAIT_SLACK_SECONDS)
-
-    @staticmethod
-    def _refresh_one(tracker: Refreshable, deadline: float) -> bool:
-        if time.monotonic() >= deadline:
-            log.warning("vault %s: not refreshed, the scrape's time budget ran out first", tracker.vault)
-            return False
-        return tracker.refresh(deadline)
+        return render(self._snapshots(current_budget()), self._api_snapshot())

@@ -1,4 +1,4 @@
-"""Wires a `Config` into a running exporter: credential, ARM client, discovery, trackers, collector, web.
+"""Wires a `Config` into a running exporter: credential, ARM client, discovery, scheduler, collector, web.
 
 Kept apart from `cli.py` so that `serve`, `demo`, the tests and the benchmark build the exporter
 exactly the same way.
@@ -21,6 +21,7 @@ from .collector import BackupCollector
 from .config import Config
 from .discovery import CombinedVaults, StaticVaults, SubscriptionVaults, VaultSource
 from .jobs import VaultRef
+from .scheduler import Scheduler
 from .tracker import VaultTracker
 from .web import build_app, make_server, serve_in_thread
 
@@ -75,14 +76,15 @@ class Exporter:
             lookback = lookbacks.get(vault.key, config.lookback_seconds)
             return VaultTracker(vault, self.client, lookback, config.detail_fetch_budget, clock)
 
-        self.collector = BackupCollector(
+        self.scheduler = Scheduler(
             CombinedVaults(sources),
             make_tracker,
-            self.stats.snapshot,
+            self.stats.remaining_reads,
             max_concurrency=config.max_concurrency,
             min_refresh_interval=config.min_refresh_interval_seconds,
             default_budget=config.scrape_timeout_seconds,
         )
+        self.collector = BackupCollector(self.scheduler.scrape, self.stats.snapshot)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
         self._server: Any = None
@@ -108,7 +110,7 @@ class Exporter:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        self.collector.close()
+        self.scheduler.close()
 
     def __enter__(self) -> Exporter:
         self.start()

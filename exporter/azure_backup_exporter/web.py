@@ -21,7 +21,7 @@ from wsgiref.simple_server import make_server as wsgiref_make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from . import __version__
-from .collector import scrape_budget
+from .budget import scrape_budget
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,248 @@
+"""What Azure told us about one vault's jobs, and what it implies: pure, no I/O, no lock, no clock.
+
+The readers feed it parsed jobs (`apply_listing`) and sizes (`apply_size`); the time is always an
+argument. It keeps the jobs of the lookback and, derived from them, what outlives a single listing:
+each finished job counted once (per entity and status), durations observed once, sizes added once,
+the last success of each entity, and each malformed record counted once. `snapshot()` projects it all
+into the immutable values the collector renders.
+
+Rules it holds:
+- a job is counted when first seen finished, whatever the number of listings that return it again;
+- a job that leaves the lookback is forgotten, and an entity with no job left in it vanishes;
+- a size once known is kept when a later listing (which never carries `extendedInfo`) repeats the job;
+- a running job that a listing covering its start no longer returns is a candidate for a check by id
+  (`unlisted_running`); only the reader's confirmation (404) removes it (`vanished`).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from .jobs import Job, MalformedJob, VaultRef
+from .snapshot import (
+    DURATION_BUCKETS_SECONDS,
+    EntityKey,
+    EntitySnapshot,
+    HistogramSnapshot,
+    VaultSnapshot,
+)
+
+# A warm listing starts this long before the last one ended, for jobs that show up late in the list.
+WARM_OVERLAP_SECONDS = 600.0
+MAX_MALFORMED_REMEMBERED = 10_000
+# Operations that never report a "Backup Size": their details are not worth a request.
+NO_SIZE_OPERATIONS = frozenset(
+    op.lower()
+    for op in (
+        "ConfigureBackup", "DisableBackup", "DeleteBackupData", "Register", "UnRegister", "Undelete",
+        "UpdateCustomerManagedKey", "Restore", "CrossRegionRestore", "Invalid",
+    )
+)  # fmt: skip
+
+# A record the listing could not parse: its name when it had one, and why.
+Malformed = tuple[str | None, MalformedJob]
+
+
+def entity_key(job: Job) -> EntityKey:
+    return EntityKey(job.backup_management_type, job.entity, job.operation)
+
+
+@dataclass
+class _Histogram:
+    counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS_SECONDS) + 1))
+    total: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(DURATION_BUCKETS_SECONDS, seconds)] += 1
+        self.total += seconds
+
+
+@dataclass
+class _EntityTotals:
+    """What outlives the jobs that made it, as long as the entity has a job in the lookback."""
+
+    finished_by_status: Counter[str] = field(default_factory=Counter)
+    size_bytes_total: int = 0
+    last_success_end: float | None = None
+    last_size: tuple[float, int] | None = None  # (start time of the job, size)
+
+
+class VaultLedger:
+    """One vault's jobs and the totals they imply. Not thread-safe: its owner serialises access."""
+
+    def __init__(self, lookback_seconds: float) -> None:
+        self.lookback_seconds = lookback_seconds
+        self._jobs: dict[str, Job] = {}
+        self._counted: set[str] = set()
+        self._details_done: set[str] = set()
+        self._entities: dict[EntityKey, _EntityTotals] = {}
+        self._histograms: dict[tuple[str, str], _Histogram] = {}
+        self._malformed: Counter[str] = Counter()
+        self._malformed_seen: set[str] = set()
+        self._watermark: float | None = None
+
+    # --- what to read next -------------------------------------------------------------------------
+
+    def window_start(self, now: float) -> float:
+        """Where the next listing starts: the whole lookback when cold; else the last listing's end
+        less an overlap, or the start of the oldest job still running, whichever is older."""
+        oldest = now - self.lookback_seconds
+        if self._watermark is None:
+            return oldest
+        start = self._watermark - WARM_OVERLAP_SECONDS
+        running = [job.start_time for job in self._jobs.values() if not job.finished]
+        if running:
+            start = min(start, min(running))
+        return max(start, oldest)
+
+    def unlisted_running(self, since: float, listed: Collection[str]) -> list[Job]:
+        """Running jobs started at or after `since` that a listing from `since` did not return."""
+        return [
+            job
+            for job in self._jobs.values()
+            if not job.finished and job.start_time >= since and job.job_id not in listed
+        ]
+
+    def detail_candidates(self, budget: int) -> list[Job]:
+        """Finished jobs whose details (size) are worth a request, most useful first, at most `budget`.
+
+        The latest finished job of each entity first (it gives `last_job_size_bytes`), then newest first.
+        """
+        waiting = [
+            job
+            for job in self._jobs.values()
+            if job.finished
+            and job.job_id not in self._details_done
+            and job.operation.lower() not in NO_SIZE_OPERATIONS
+        ]
+        latest: dict[EntityKey, Job] = {}
+        for job in self._jobs.values():
+            key = entity_key(job)
+            if job.finished and (key not in latest or job.start_time > latest[key].start_time):
+                latest[key] = job
+        latest_ids = {job.job_id for job in latest.values()}
+        waiting.sort(key=lambda job: (job.job_id in latest_ids, job.start_time), reverse=True)
+        return waiting[:budget]
+
+    # --- what was read -----------------------------------------------------------------------------
+
+    def apply_listing(
+        self,
+        listed: Mapping[str, Job],
+        malformed: Sequence[Malformed],
+        vanished: Iterable[str],
+        now: float,
+    ) -> list[Malformed]:
+        """Fold in a complete listing that ended at `now`; returns the malformed records new to us."""
+        new_malformed = self._count_malformed(malformed)
+        for job_id in vanished:
+            self._jobs.pop(job_id, None)
+        for job in listed.values():
+            known = self._jobs.get(job.job_id)
+            if known is not None and known.size_bytes is not None and job.size_bytes is None:
+                job = replace(job, size_bytes=known.size_bytes)
+            self._jobs[job.job_id] = job
+        oldest = now - self.lookback_seconds
+        for job_id in [jid for jid, job in self._jobs.items() if job.start_time < oldest]:
+            del self._jobs[job_id]
+            self._counted.discard(job_id)
+            self._details_done.discard(job_id)
+        for job in self._jobs.values():
+            if job.finished and job.job_id not in self._counted:
+                self._count_finished(job)
+            if job.size_bytes is not None and job.finished and job.job_id not in self._details_done:
+                self._add_size(job, job.size_bytes)
+        present = {entity_key(job) for job in self._jobs.values()}
+        for key in [key for key in self._entities if key not in present]:
+            del self._entities[key]
+        self._watermark = now
+        return new_malformed
+
+    def apply_size(self, job_id: str, size_bytes: int | None) -> None:
+        """The details of a job were read: its size, or None when they report none (or are gone)."""
+        job = self._jobs.get(job_id)
+        if job is None:  # it left the lookback meanwhile
+            return
+        if size_bytes is None:
+            self._details_done.add(job_id)
+            return
+        self._jobs[job_id] = replace(job, size_bytes=size_bytes)
+        self._add_size(job, size_bytes)
+
+    def _count_malformed(self, malformed: Sequence[Malformed]) -> list[Malformed]:
+        """Count each bad record once, although overlapping windows list it again."""
+        new = []
+        for name, error in malformed:
+            if name is not None and name in self._malformed_seen:
+                continue
+            if name is not None and len(self._malformed_seen) < MAX_MALFORMED_REMEMBERED:
+                self._malformed_seen.add(name)
+            self._malformed[error.reason] += 1
+            new.append((name, error))
+        return new
+
+    def _count_finished(self, job: Job) -> None:
+        self._counted.add(job.job_id)
+        totals = self._entities.setdefault(entity_key(job), _EntityTotals())
+        totals.finished_by_status[job.status] += 1
+        ended = job.finished_at
+        if job.succeeded and ended is not None:
+            if totals.last_success_end is None or ended > totals.last_success_end:
+                totals.last_success_end = ended
+        duration = job.reported_duration
+        if duration is not None:
+            key = (job.backup_management_type, job.operation)
+            self._histograms.setdefault(key, _Histogram()).observe(duration)
+
+    def _add_size(self, job: Job, size: int) -> None:
+        self._details_done.add(job.job_id)
+        totals = self._entities.setdefault(entity_key(job), _EntityTotals())
+        totals.size_bytes_total += size
+        if totals.last_size is None or job.start_time >= totals.last_size[0]:
+            totals.last_size = (job.start_time, size)
+
+    # --- projection --------------------------------------------------------------------------------
+
+    def snapshot(
+        self, vault: VaultRef, now: float, up: bool, refresh_duration_seconds: float | None
+    ) -> VaultSnapshot:
+        """The vault as the collector renders it at `now` (a running job's duration is its age then)."""
+        latest: dict[EntityKey, Job] = {}
+        job_counts: Counter[tuple[str, str, str]] = Counter()
+        for job in self._jobs.values():
+            key = entity_key(job)
+            if key not in latest or (job.start_time, job.job_id) > (
+                latest[key].start_time,
+                latest[key].job_id,
+            ):
+                latest[key] = job
+            job_counts[(job.backup_management_type, job.operation, job.status)] += 1
+        entities = []
+        for key, job in latest.items():
+            totals = self._entities.get(key) or _EntityTotals()
+            duration = job.reported_duration if job.finished else max(0.0, now - job.start_time)
+            entities.append(
+                EntitySnapshot(
+                    key=key,
+                    last_job=job,
+                    last_job_duration_seconds=duration,
+                    last_success_timestamp=totals.last_success_end,
+                    last_size_bytes=totals.last_size[1] if totals.last_size else None,
+                    finished_by_status=dict(totals.finished_by_status),
+                    size_bytes_total=totals.size_bytes_total,
+                )
+            )
+        return VaultSnapshot(
+            vault=vault,
+            up=up,
+            refresh_duration_seconds=refresh_duration_seconds,
+            entities=tuple(entities),
+            job_counts=dict(job_counts),
+            durations={
+                key: HistogramSnapshot(tuple(h.counts), h.total) for key, h in self._histograms.items()
+            },
+            malformed_jobs=dict(self._malformed),
+        )

@@ -1,0 +1,196 @@
+"""The I/O that feeds a vault's ledger: the job-list reader and the job-detail fetcher.
+
+Readers ask Azure and hand what they parsed to the ledger; they keep only what the I/O itself needs
+across scrapes (where a listing cut short goes on). The ledger sits behind a `GuardedLedger`, because
+a scrape may read it (snapshot) while a reader writes it: readers hold its lock only to read what to
+ask and to apply what came back, never during a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from .azure.client import ArmClient, split_windows
+from .azure.errors import ArmError, ArmNotFound, ArmServerError, ArmThrottled, ArmUnreachable
+from .jobs import Job, MalformedJob, VaultRef, parse_job
+from .ledger import Malformed, VaultLedger
+
+log = logging.getLogger(__name__)
+
+# Errors after which a listing goes on from its last page at the next refresh (others start it over).
+RESUMABLE_ERRORS = (ArmUnreachable, ArmThrottled, ArmServerError)
+DEFAULT_DETAIL_BUDGET = 20
+READS_RESERVE = 100
+
+
+class GuardedLedger:
+    """A ledger and the lock that serialises its readers and the scrape's snapshots."""
+
+    def __init__(self, ledger: VaultLedger) -> None:
+        self._ledger = ledger
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self) -> Iterator[VaultLedger]:
+        with self._lock:
+            yield self._ledger
+
+
+@dataclass
+class _Listing:
+    """One reading of the job list, kept across scrapes until every page of it is read.
+
+    A vault whose lookback takes more pages than one scrape's budget allows (a cold start on a large
+    vault) is read over several scrapes, each going on from the last page's nextLink, instead of
+    starting over (and never finishing) each time.
+    """
+
+    now: float  # end of the last window: the watermark once every page is read
+    start: float
+    windows: list[tuple[float, float]]  # not finished yet, oldest first
+    next_url: str | None = None  # where the first window goes on; None: from its start
+    jobs: dict[str, Job] = field(default_factory=dict)
+    malformed: list[Malformed] = field(default_factory=list)
+
+
+class JobListReader:
+    """Lists the jobs that may have changed since the last listing, and checks running jobs that vanished.
+
+    A listing is cut into windows of at most 30 days. A listing that fails on a transient error
+    (unreachable, throttled, 5xx) goes on from its last page at the next refresh; any other error starts
+    it over. A running job that a listing covering its start no longer returns is asked for by id.
+    """
+
+    def __init__(self, vault: VaultRef, client: ArmClient) -> None:
+        self.vault = vault
+        self._client = client
+        self._listing: _Listing | None = None  # a listing cut short, to go on with
+
+    def read(self, ledger: GuardedLedger, now: float, deadline: float) -> bool:
+        """Read the listing to its end and fold it into the ledger; False (and a log line) if that failed."""
+        listing = self._listing
+        if listing is None:
+            with ledger.hold() as state:
+                start = state.window_start(now)
+            listing = _Listing(now, start, split_windows(start, now))
+        try:
+            self._read_pages(listing, deadline)
+        except ArmError as error:
+            resumable = isinstance(error, RESUMABLE_ERRORS)
+            self._listing = listing if resumable else None
+            self._log_failure(error, listing if resumable else None)
+            return False
+        self._listing = None
+        with ledger.hold() as state:
+            missing = state.unlisted_running(listing.start, listing.jobs)
+        vanished = self._check_by_id(missing, listing.jobs, deadline)
+        with ledger.hold() as state:
+            new_malformed = state.apply_listing(listing.jobs, listing.malformed, vanished, listing.now)
+        for name, error in new_malformed:
+            log.warning(
+                "vault %s: skipping malformed job %s (%s)", self.vault, name or "without a name", error
+            )
+        return True
+
+    def _read_pages(self, listing: _Listing, deadline: float) -> None:
+        """Read the listing's pages, recording after each where it goes on, until none is left."""
+        while listing.windows:
+            window_start, window_end = listing.windows[0]
+            pages = self._client.job_pages(self.vault, window_start, window_end, deadline, listing.next_url)
+            for page in pages:
+                for item in page.items:
+                    try:
+                        job = parse_job(item)
+                    except MalformedJob as error:
+                        name = item.get("name") if isinstance(item, dict) else None
+                        listing.malformed.append((name if isinstance(name, str) else None, error))
+                        continue
+                    listing.jobs[job.job_id] = job
+                listing.next_url = page.next_url
+            listing.windows.pop(0)
+            listing.next_url = None
+
+    def _check_by_id(self, missing: list[Job], listed: dict[str, Job], deadline: float) -> set[str]:
+        """Ask for each missing running job; the ids Azure no longer has. Found ones join `listed`.
+
+        Without this, a job deleted while running would stay `InProgress` until it left the lookback,
+        holding every listing's window open back to its start. Only a 404 removes it: any other answer
+        keeps what was known, so a flaky listing costs a request, never a job.
+        """
+        vanished = set()
+        for job in missing:
+            try:
+                detail = parse_job(self._client.get_job(self.vault, job.job_id, deadline))
+                listed[job.job_id] = replace(detail, job_id=job.job_id)
+            except ArmNotFound:
+                log.info("vault %s: running job %s is gone from Azure; forgotten", self.vault, job.job_id)
+                vanished.add(job.job_id)
+            except (ArmError, MalformedJob):
+                pass
+        return vanished
+
+    def _log_failure(self, error: ArmError, resumed: _Listing | None) -> None:
+        then = (
+            f"; the listing goes on from there at the next refresh ({len(resumed.jobs)} jobs read so far)"
+            if resumed is not None
+            else ""
+        )
+        log.error(
+            "vault %s: refresh failed: %s %s: %s%s",
+            self.vault,
+            error.status_text,
+            error.code,
+            error.message,
+            then,
+        )
+
+
+class DetailFetcher:
+    """Fetches the details (for the "Backup Size") of finished jobs, each once.
+
+    At most `budget` per call, most useful first (the ledger says which), and none while the
+    subscription has fewer than `reserve` ARM reads left: listing matters more. The rest wait for the
+    next call; a job that leaves the lookback before its turn is never fetched.
+    """
+
+    def __init__(
+        self,
+        vault: VaultRef,
+        client: ArmClient,
+        budget: int = DEFAULT_DETAIL_BUDGET,
+        reserve: int = READS_RESERVE,
+    ) -> None:
+        self.vault = vault
+        self._client = client
+        self._budget = budget
+        self._reserve = reserve
+
+    def fetch(self, ledger: GuardedLedger, deadline: float, remaining_reads: int | None) -> None:
+        if remaining_reads is not None and remaining_reads < self._reserve:
+            log.info("vault %s: job details postponed, %d ARM reads left", self.vault, remaining_reads)
+            return
+        with ledger.hold() as state:
+            candidates = state.detail_candidates(self._budget)
+        for job in candidates:
+            try:
+                size = parse_job(self._client.get_job(self.vault, job.job_id, deadline)).size_bytes
+            except ArmNotFound:
+                size = None
+            except MalformedJob as error:
+                log.warning("vault %s: job %s has malformed details (%s)", self.vault, job.job_id, error)
+                size = None
+            except ArmError as error:
+                log.warning(
+                    "vault %s: job details postponed: %s %s: %s",
+                    self.vault,
+                    error.status_text,
+                    error.code,
+                    error.message,
+                )
+                return
+            with ledger.hold() as state:
+                state.apply_size(job.job_id, size)
