@@ -1,0 +1,209 @@
+"""The ledger in-process: parsed jobs and a time in, snapshots out; no HTTP, no clock of its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure_backup_exporter.jobs import Job, MalformedJob, VaultRef, parse_job
+from azure_backup_exporter.ledger import WARM_OVERLAP_SECONDS, VaultLedger
+from azure_backup_exporter.snapshot import EntityKey, EntitySnapshot, VaultSnapshot
+
+VAULT = VaultRef("sub", "rg", "rsv")
+DAY = 86400.0
+T0 = 1_800_000_000.0  # "now" of the first listing
+LOOKBACK = 7 * DAY
+
+
+def job(
+    job_id: str, entity: str = "vm-1", status: str = "Completed", start: float = T0 - 3600, **more: Any
+) -> Job:
+    finished = status not in ("InProgress", "Cancelling")
+    fields: dict[str, Any] = {
+        "job_id": job_id,
+        "entity": entity,
+        "backup_management_type": "AzureIaasVM",
+        "operation": "Backup",
+        "status": status,
+        "job_type": "AzureIaaSVMJob",
+        "start_time": start,
+        "end_time": start + 600 if finished else None,
+    }
+    fields.update(more)
+    return Job(**fields)
+
+
+def listing(*jobs: Job) -> dict[str, Job]:
+    return {j.job_id: j for j in jobs}
+
+
+def entity(snapshot: VaultSnapshot, name: str = "vm-1", operation: str = "Backup") -> EntitySnapshot:
+    (found,) = [e for e in snapshot.entities if e.key == EntityKey("AzureIaasVM", name, operation)]
+    return found
+
+
+def snap(ledger: VaultLedger, now: float = T0) -> VaultSnapshot:
+    return ledger.snapshot(VAULT, now, up=True, refresh_duration_seconds=1.0)
+
+
+def test_a_finished_job_is_counted_once_however_often_it_is_listed() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    jobs = listing(job("a", status="Completed"), job("b", status="Failed", start=T0 - 1800))
+    for minute in range(5):
+        ledger.apply_listing(jobs, [], [], T0 + 60 * minute)
+    totals = entity(snap(ledger, T0 + 300))
+    assert dict(totals.finished_by_status) == {"Completed": 1, "Failed": 1}
+    histogram = snap(ledger).durations[("AzureIaasVM", "Backup")]
+    assert histogram.count == 2 and histogram.sum_seconds == 1200
+
+
+def test_a_restart_counts_the_jobs_already_finished_in_the_lookback_once() -> None:
+    jobs = listing(job("a"), job("b", start=T0 - DAY), job("c", status="InProgress", start=T0 - 60))
+    before = VaultLedger(LOOKBACK)
+    before.apply_listing(jobs, [], [], T0)
+    restarted = VaultLedger(LOOKBACK)
+    assert restarted.window_start(T0 + 60) == T0 + 60 - LOOKBACK  # cold: the whole lookback
+    restarted.apply_listing(jobs, [], [], T0 + 60)
+    assert (
+        entity(snap(restarted)).finished_by_status
+        == entity(snap(before)).finished_by_status
+        == {"Completed": 2}
+    )
+
+
+def test_a_job_that_finishes_later_is_counted_when_it_finishes() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(listing(job("a", status="InProgress", start=T0 - 120)), [], [], T0)
+    running = entity(snap(ledger, T0 + 30))
+    assert running.finished_by_status == {} and running.last_job_duration_seconds == 150
+    assert running.last_success_timestamp is None
+    ledger.apply_listing(listing(job("a", status="Completed", start=T0 - 120)), [], [], T0 + 600)
+    done = entity(snap(ledger, T0 + 600))
+    assert done.finished_by_status == {"Completed": 1}
+    assert done.last_success_timestamp == T0 - 120 + 600
+    assert done.last_job_duration_seconds == 600
+
+
+def test_the_window_starts_at_the_last_listing_less_the_overlap_or_at_the_oldest_running_job() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    assert ledger.window_start(T0) == T0 - LOOKBACK
+    ledger.apply_listing(listing(job("a")), [], [], T0)
+    assert ledger.window_start(T0 + 60) == T0 - WARM_OVERLAP_SECONDS
+    ledger.apply_listing(listing(job("b", status="InProgress", start=T0 - 5 * 3600)), [], [], T0 + 60)
+    assert ledger.window_start(T0 + 120) == T0 - 5 * 3600
+    # never before the lookback, however old the running job
+    ledger.apply_listing(listing(job("c", status="InProgress", start=T0 - 6.9 * DAY)), [], [], T0 + 120)
+    assert ledger.window_start(T0 + DAY) == T0 + DAY - LOOKBACK
+
+
+def test_a_late_arrival_inside_the_overlap_is_counted_and_becomes_the_latest() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(listing(job("a", start=T0 - 3600)), [], [], T0)
+    # a job that started before the last listing ended, listed only now
+    late = job("late", status="Failed", start=T0 - 300)
+    ledger.apply_listing(listing(late), [], [], T0 + 60)
+    totals = entity(snap(ledger, T0 + 60))
+    assert totals.finished_by_status == {"Completed": 1, "Failed": 1}
+    assert totals.last_job.job_id == "late"
+    assert totals.last_success_timestamp == T0 - 3600 + 600  # the earlier success still counts
+
+
+def test_a_running_job_missing_from_a_listing_is_checked_and_forgotten_only_when_confirmed_gone() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    running = job("r", entity="vm-2", status="InProgress", start=T0 - 600)
+    ledger.apply_listing(listing(job("a"), running), [], [], T0)
+    # a listing from before its start that did not return it: ask for it by id
+    assert ledger.unlisted_running(T0 - 900, listing(job("a"))) == [running]
+    # a listing starting after it started says nothing about it
+    assert ledger.unlisted_running(T0 - 60, {}) == []
+    ledger.apply_listing(listing(job("a")), [], [], T0 + 60)  # merely unlisted: kept
+    assert {e.key.entity for e in snap(ledger).entities} == {"vm-1", "vm-2"}
+    ledger.apply_listing(listing(job("a")), [], ["r"], T0 + 120)  # confirmed gone (404)
+    assert {e.key.entity for e in snap(ledger).entities} == {"vm-1"}
+    assert ledger.window_start(T0 + 180) == T0 + 120 - WARM_OVERLAP_SECONDS  # no longer held open
+
+
+def test_malformed_records_are_counted_once_by_name_and_returned_for_the_log_once() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    bad = [("job-x", MalformedJob("bad_time")), (None, MalformedJob("not_an_object"))]
+    assert ledger.apply_listing({}, bad, [], T0) == bad
+    again = ledger.apply_listing({}, bad, [], T0 + 60)
+    assert again == [(None, bad[1][1])]  # a record without a name cannot be recognised again
+    assert snap(ledger).malformed_jobs == {"bad_time": 1, "not_an_object": 2}
+
+
+def test_jobs_leave_with_the_lookback_and_their_entity_with_them() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(listing(job("old", entity="vm-old", start=T0 - 6 * DAY), job("a")), [], [], T0)
+    assert len(snap(ledger).entities) == 2
+    ledger.apply_listing({}, [], [], T0 + 2 * DAY)
+    assert [e.key.entity for e in snap(ledger, T0 + 2 * DAY).entities] == ["vm-1"]
+    assert snap(ledger, T0 + 2 * DAY).job_counts == {("AzureIaasVM", "Backup", "Completed"): 1}
+
+
+def test_sizes_are_added_once_and_kept_when_a_listing_repeats_the_job_without_them() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    first, second = job("a", start=T0 - 7200), job("b", start=T0 - 3600)
+    ledger.apply_listing(listing(first, second), [], [], T0)
+    assert [j.job_id for j in ledger.detail_candidates(10)] == ["b", "a"]  # the latest first
+    ledger.apply_size("b", 3 * 2**30)
+    ledger.apply_size("a", None)  # its details report no size: never asked again
+    assert ledger.detail_candidates(10) == []
+    ledger.apply_listing(listing(first, second), [], [], T0 + 60)  # lists carry no extendedInfo
+    totals = entity(snap(ledger))
+    assert totals.last_size_bytes == 3 * 2**30 and totals.size_bytes_total == 3 * 2**30
+
+
+def test_details_are_asked_for_the_latest_job_of_each_entity_first_within_the_budget() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    jobs = [job(f"vm1-{i}", entity="vm-1", start=T0 - DAY + i * 3600) for i in range(5)]
+    jobs += [job("vm2-0", entity="vm-2", start=T0 - 2 * DAY), job("running", status="InProgress")]
+    jobs += [job("cfg", entity="vm-3", operation="ConfigureBackup")]
+    ledger.apply_listing(listing(*jobs), [], [], T0)
+    assert [j.job_id for j in ledger.detail_candidates(3)] == ["vm1-4", "vm2-0", "vm1-3"]
+
+
+def test_a_size_for_a_job_that_left_the_lookback_meanwhile_is_dropped() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(listing(job("a", start=T0 - 6.9 * DAY)), [], [], T0)
+    ledger.apply_listing({}, [], [], T0 + DAY)
+    ledger.apply_size("a", 1024)
+    assert snap(ledger, T0 + DAY).entities == ()
+
+
+def test_a_size_in_the_listing_itself_counts_once() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    sized = job("a", size_bytes=2048)
+    ledger.apply_listing(listing(sized), [], [], T0)
+    ledger.apply_listing(listing(sized), [], [], T0 + 60)
+    assert entity(snap(ledger)).size_bytes_total == 2048
+    assert ledger.detail_candidates(10) == []
+
+
+def test_the_latest_job_is_by_start_time_and_a_tie_by_id() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(listing(job("b", status="Failed"), job("a"), job("c", start=T0 - 7200)), [], [], T0)
+    assert entity(snap(ledger)).last_job.job_id == "b"
+
+
+def test_parsed_recorded_shapes_feed_the_ledger() -> None:
+    """The parser's output is what the ledger takes: a list item and its later, finished form."""
+    item = {
+        "name": "job-1",
+        "properties": {
+            "entityFriendlyName": "vm-1",
+            "backupManagementType": "AzureIaasVM",
+            "operation": "Backup",
+            "status": "InProgress",
+            "jobType": "AzureIaaSVMJob",
+            "startTime": "2027-01-15T08:00:00.1234567Z",
+            "duration": "PT1H40.4431187S",
+        },
+    }
+    start = parse_job(item).start_time
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(listing(parse_job(item)), [], [], start + 60)
+    assert entity(snap(ledger, start + 60)).last_job_duration_seconds == 60
+    item["properties"] |= {"status": "Completed", "endTime": "2027-01-15T09:40:00.5Z"}
+    ledger.apply_listing(listing(parse_job(item)), [], [], start + 7200)
+    # as Azure reports it (one hour and 40 seconds: no minutes in that form), not end minus start
+    assert entity(snap(ledger, start + 7200)).last_job_duration_seconds == 3640.4431187
