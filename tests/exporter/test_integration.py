@@ -347,26 +347,6 @@ def test_subscriptions_are_listed_again_after_the_interval(
     assert {labels["vault"] for labels, _ in samples(text)["azure_backup_vault_up"]} == {"rsv-second"}
 
 
-def test_concurrent_scrapes_share_one_refresh(
-    start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
-) -> None:
-    sim = start_sim(vaults=0, faults={"latency_ms": 200})
-    vaults = [sim.add_vault(f"rsv-{i}") for i in range(3)]
-    for vault in vaults:
-        sim.add_job(vault, "vm-1")
-    exporter = start_exporter(sim, vaults=vaults, min_refresh_interval="1h")
-    results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(scrape(exporter))) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(results) == 2
-    for text in results:
-        assert {v for _, v in samples(text)["azure_backup_vault_up"]} == {1.0}
-    assert sim.requests()["list_jobs"] == {"200": 3}
-
-
 def test_a_malformed_job_is_skipped_and_counted_once(
     start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
 ) -> None:
@@ -405,22 +385,3 @@ def test_a_listing_longer_than_one_scrape_goes_on_at_the_next(
     assert sum(v for _, v in samples(text)["azure_backup_jobs_finished_total"]) == 150
     # every page asked once, but for one per scrape cut short by the deadline
     assert sim.requests()["list_jobs"].get("200", 0) <= 30 + scrapes
-
-
-def test_vaults_left_out_by_the_budget_go_first_at_the_next_scrape(
-    start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
-) -> None:
-    sim = start_sim(vaults=0)
-    vaults = [sim.add_vault(f"rsv-{i:02d}") for i in range(12)]
-    for vault in vaults:
-        sim.add_job(vault, "vm-1")
-    sim.control("faults", {"latency_ms": 200})
-    exporter = start_exporter(sim, vaults=vaults, max_concurrency="1", detail_fetch_budget="0")
-    ever_up: set[str] = set()
-    for _ in range(20):  # each scrape has 0.75 s: a few vaults, one at a time
-        text = scrape(exporter, headers={"X-Prometheus-Scrape-Timeout-Seconds": "1"})
-        ever_up |= {labels["vault"] for labels, v in samples(text)["azure_backup_vault_up"] if v == 1.0}
-        if len(ever_up) == len(vaults):
-            break
-    names = {f"rsv-{i:02d}" for i in range(12)}
-    assert ever_up == names, f"never refreshed: {sorted(names - ever_up)}"

@@ -1,0 +1,160 @@
+"""The scheduler in-process, driving stand-in vaults through its `Refreshable` interface.
+
+The stand-ins take the place of `tracker.VaultTracker` behind the scheduler's own protocol (what it is
+given, not what it is); the real trackers are exercised over HTTP in test_integration.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from azure_backup_exporter.jobs import VaultRef
+from azure_backup_exporter.scheduler import Scheduler
+from azure_backup_exporter.snapshot import VaultSnapshot
+
+
+class StandInVault:
+    """Refreshes in `seconds`, succeeding or not; records what it was asked."""
+
+    def __init__(self, vault: VaultRef, log: list[str], seconds: float = 0.0, ok: bool = True) -> None:
+        self.vault = vault
+        self.seconds = seconds
+        self.ok = ok
+        self.log = log
+        self.last_refresh_started: float | None = None
+        self.last_refresh_succeeded: float | None = None
+        self.details_asked_with: list[int | None] = []
+        self.up = False
+
+    def refresh(self, deadline: float) -> bool:
+        self.last_refresh_started = time.monotonic()
+        self.log.append(self.vault.name)
+        time.sleep(min(self.seconds, max(0.0, deadline - time.monotonic())))
+        self.up = self.ok and time.monotonic() < deadline
+        if self.up:
+            self.last_refresh_succeeded = time.monotonic()
+        return self.up
+
+    def fetch_details(self, deadline: float, remaining_reads: int | None) -> None:
+        self.details_asked_with.append(remaining_reads)
+
+    def snapshot(self) -> VaultSnapshot:
+        return VaultSnapshot(self.vault, self.up, None)
+
+
+class Vaults:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.failing = False
+
+    def vaults(self, deadline: float) -> list[VaultRef]:
+        if self.failing:
+            raise RuntimeError("listing failed")
+        return [VaultRef("sub", "rg", name) for name in self.names]
+
+
+@pytest.fixture
+def scheduler_for() -> Iterator:
+    made: list[Scheduler] = []
+
+    def make(source: Vaults, stand_ins: dict[str, StandInVault], **settings: float) -> Scheduler:
+        scheduler = Scheduler(
+            source,
+            lambda vault: stand_ins[vault.name],
+            remaining_reads=lambda subscription: 4242,
+            **{"min_refresh_interval": 0.0, **settings},  # type: ignore[arg-type]
+        )
+        made.append(scheduler)
+        return scheduler
+
+    yield make
+    for scheduler in made:
+        scheduler.close()
+
+
+def test_every_vault_is_snapshotted_and_the_listed_ones_fetch_details_with_the_reads_left(
+    scheduler_for,
+) -> None:
+    log: list[str] = []
+    stand_ins = {
+        "ok": StandInVault(VaultRef("sub", "rg", "ok"), log),
+        "bad": StandInVault(VaultRef("sub", "rg", "bad"), log, ok=False),
+    }
+    snapshots = scheduler_for(Vaults(["ok", "bad"]), stand_ins).scrape(5.0)
+    assert {(s.vault.name, s.up) for s in snapshots} == {("ok", True), ("bad", False)}
+    assert stand_ins["ok"].details_asked_with == [4242]
+    assert stand_ins["bad"].details_asked_with == []
+
+
+def test_vaults_left_out_by_the_budget_go_first_at_the_next_scrape(scheduler_for) -> None:
+    log: list[str] = []
+    names = [f"rsv-{i:02d}" for i in range(12)]
+    stand_ins = {name: StandInVault(VaultRef("sub", "rg", name), log, seconds=0.1) for name in names}
+    scheduler = scheduler_for(Vaults(names), stand_ins, max_concurrency=1)
+    for _ in range(12):
+        scheduler.scrape(0.35)  # three or four vaults a scrape, one at a time
+        if all(v.last_refresh_succeeded for v in stand_ins.values()):
+            break
+    # in the order they were listed, the first vaults would take every scrape's budget for ever
+    assert all(v.last_refresh_succeeded for v in stand_ins.values()), "some vault was never refreshed"
+
+
+def test_min_refresh_interval_serves_the_last_refresh(scheduler_for) -> None:
+    log: list[str] = []
+    stand_ins = {"a": StandInVault(VaultRef("sub", "rg", "a"), log)}
+    scheduler = scheduler_for(Vaults(["a"]), stand_ins, min_refresh_interval=3600.0)
+    for _ in range(3):
+        assert [s.up for s in scheduler.scrape(5.0)] == [True]
+    assert log == ["a"]
+
+
+def test_concurrent_scrapes_share_one_refresh(scheduler_for) -> None:
+    log: list[str] = []
+    stand_ins = {n: StandInVault(VaultRef("sub", "rg", n), log, seconds=0.3) for n in ("a", "b", "c")}
+    scheduler = scheduler_for(Vaults(["a", "b", "c"]), stand_ins, min_refresh_interval=3600.0)
+    results: list[list[VaultSnapshot]] = []
+    threads = [threading.Thread(target=lambda: results.append(scheduler.scrape(5.0))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(log) == ["a", "b", "c"]
+    assert [sorted(s.up for s in snaps) for snaps in results] == [[True] * 3, [True] * 3]
+
+
+def test_vaults_are_refreshed_concurrently_up_to_the_limit(scheduler_for) -> None:
+    log: list[str] = []
+    running, peak = 0, 0
+    lock = threading.Lock()
+
+    class Counting(StandInVault):
+        def refresh(self, deadline: float) -> bool:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            try:
+                return super().refresh(deadline)
+            finally:
+                with lock:
+                    running -= 1
+
+    names = [f"v{i}" for i in range(8)]
+    stand_ins = {n: Counting(VaultRef("sub", "rg", n), log, seconds=0.2) for n in names}
+    scheduler_for(Vaults(names), stand_ins, max_concurrency=3).scrape(10.0)
+    assert peak == 3 and len(log) == 8
+
+
+def test_a_failing_vault_list_keeps_the_previous_one(scheduler_for) -> None:
+    log: list[str] = []
+    source = Vaults(["a"])
+    stand_ins = {"a": StandInVault(VaultRef("sub", "rg", "a"), log)}
+    scheduler = scheduler_for(source, stand_ins)
+    scheduler.scrape(5.0)
+    source.failing = True
+    assert [s.vault.name for s in scheduler.scrape(5.0)] == ["a"]
+    source.failing, source.names = False, []
+    assert scheduler.scrape(5.0) == []  # a vault no longer listed is dropped
