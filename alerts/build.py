@@ -48,7 +48,8 @@ HEADER = """\
 # the same line by a PromQL comment `# tunable: <name>`, where <name> is its entry in mixin/vocabulary.py;
 # each name appears exactly once in this file. How long a condition must hold is the rule's `for:` (in the
 # template of alerts/build.py). The vocabulary also holds the selectors: the backup operations, log
-# backups, job statuses, and the scrape job name `${job_name}` of AzureBackupExporterDown (entry job_name).
+# backups, job statuses, and the scrape job name of AzureBackupExporterDown (entry job_name, here
+# `${job_name}`).
 # runbook_url links start with the placeholder entry runbook_url_base: set it to where your copy of
 # docs/runbooks.md lives.
 #
@@ -57,9 +58,10 @@ HEADER = """\
 # error code are left out of the labels on purpose: they change while one problem persists, and would
 # split it into several alerts. They appear in the description instead.
 #
-# "Backup operations" are `Backup` and `Backup (<kind>)` as Azure writes them: Backup (Full),
-# Backup (Differential), Backup (Incremental), Backup (Log), Backup (Copy Only Full), ... Restore,
-# ConfigureBackup, DisableBackup and the rest are not backups and do not count towards recovery points.
+# "Backup operations" (entry backup_operations) are `Backup` and `Backup (<kind>)` as Azure writes them:
+# Backup (Full), Backup (Differential), Backup (Incremental), Backup (Log), Backup (Copy Only Full), ...
+# Restore, ConfigureBackup, DisableBackup and the rest are not backups and do not count towards recovery
+# points.
 """
 
 RULES = """\
