@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup tools test lint demo demo-stack bench clean
+.PHONY: setup tools test lint generate demo demo-stack bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ tools:
 
 lint: setup
 	$(BIN)/ruff check .
+
+# The alert rules and dashboards, from mixin/vocabulary.py (README.md, "Tuning alerts and dashboards").
+generate:
+	$(PYTHON) alerts/build.py
+	$(PYTHON) dashboards/build.py
 
 test: setup tools lint
 	$(BIN)/pytest

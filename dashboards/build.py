@@ -3,23 +3,31 @@
 
 Why code rather than hand-edited JSON: two dashboards share their template variables, label selectors,
 status colours and panel conventions (datasource variable, description, unit); written once here they
-cannot drift apart. Plain dicts, no dependency. The JSON output is committed, and a test fails when it
+cannot drift apart. The selectors and thresholds they share with the alert rules come from
+mixin/vocabulary.py. Plain dicts, no dependency. The JSON output is committed, and a test fails when it
 is not what this script writes.
 
     python dashboards/build.py           # rewrite dashboards/*.json
     python dashboards/build.py --check   # exit 1 if a committed file is stale
+    python dashboards/build.py --set rpo_seconds=129600 --out DIR   # an override, written elsewhere
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from mixin.generate import main as generate  # noqa: E402
+from mixin.vocabulary import Vocabulary, alternatives, duration_text, promql_string  # noqa: E402
+
 OVERVIEW_UID = "azure-backup-overview"
 ENTITY_UID = "azure-backup-entity"
 SCHEMA_VERSION = 39
@@ -37,18 +45,42 @@ VAULT_KEY = ("job", "subscription_id", "resource_group", "vault")
 ENTITY_KEY = VAULT_KEY + ("backup_management_type", "entity", "operation")
 JOBS_KEY = VAULT_KEY + ("backup_management_type", "operation", "status")
 
-RUNNING = 'status=~"InProgress|Cancelling"'
-NOT_RUNNING = 'status!~"InProgress|Cancelling"'
-# Backup operations as Azure writes them (`Backup`, `Backup (Full)`, `Backup (Log)`...), as in alerts/:
-# Restore, ConfigureBackup and the rest make no recovery point, so their age says nothing about protection.
-BACKUPS = r'operation=~"Backup( \\(.+\\))?"'
-# Log backups run every few hours and have their own, shorter objective (AzureBackupNoRecentSuccess).
-NOT_LOG = 'operation!="Backup (Log)"'
-FAILED = 'status="Failed"'
-SUCCESS_THRESHOLDS_SECONDS = (26 * 3600, 48 * 3600)
-# Colours of the time since the last success: orange after 26 h, red after 48 h (two missed daily backups).
-SUCCESS_AGE_STEPS = [(None, "green"), (SUCCESS_THRESHOLDS_SECONDS[0], "orange"),
-                     (SUCCESS_THRESHOLDS_SECONDS[1], "red")]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the dashboards take from the vocabulary, written as they use it: label matchers, and the
+    colours of the time since the last success (orange past the RPO, red past two missed daily backups)."""
+
+    running: str
+    not_running: str
+    backups: str  # Restore, ConfigureBackup and the rest make no recovery point
+    not_log: str  # log backups have their own, shorter objective
+    failed: str
+    rpo_seconds: int
+    success_age_steps: list[tuple[float | None, str]]
+    success_age_colours: str  # "orange after 26 h, red after 48 h", for descriptions
+
+    @classmethod
+    def of(cls, vocabulary: Vocabulary) -> Shared:
+        running = promql_string(alternatives(vocabulary.running_statuses))
+        orange, red = vocabulary.rpo_seconds, vocabulary.success_age_red_seconds
+        return cls(
+            running=f"status=~{running}",
+            not_running=f"status!~{running}",
+            backups=f"operation=~{promql_string(vocabulary.backup_operations)}",
+            not_log=f"operation!={promql_string(vocabulary.log_backup_operation)}",
+            failed=f"status={promql_string(vocabulary.failed_status)}",
+            rpo_seconds=vocabulary.rpo_seconds,
+            success_age_steps=[(None, "green"), (orange, "orange"), (red, "red")],
+            success_age_colours=f"orange after {_spaced(orange)}, red after {_spaced(red)}",
+        )
+
+
+def _spaced(seconds: int) -> str:
+    """`26 h`: a duration as the dashboards' descriptions write it."""
+    return re.sub(r"^(\d+)", r"\1 ", duration_text(seconds))
+
 
 STATUS_COLOURS = {
     "Completed": "green",
@@ -356,9 +388,11 @@ def chained_variables(names: Sequence[str], single: Iterable[str] = ()) -> list[
             for index, name in enumerate(names)]
 
 
-def rpo_variable() -> dict:
-    choices = [("24h", 86400), ("26h", 93600), ("36h", 129600), ("48h", 172800), ("7d", 604800)]
-    default = ("26h", 93600)
+def rpo_variable(rpo_seconds: int) -> dict:
+    """The objective of the overview's RPO panel: a few usual choices, the alerts' own by default."""
+    seconds = sorted({86400, 93600, 129600, 172800, 604800, rpo_seconds})
+    choices = [(duration_text(value), value) for value in seconds]
+    default = (duration_text(rpo_seconds), rpo_seconds)
     return {
         "name": "rpo",
         "label": "Recovery point objective",
@@ -409,28 +443,28 @@ def dashboard_link(title: str, uid: str, slug: str) -> dict:
 EMPTY_NOTE = " Empty (or 0) when {}, which is the healthy state."
 
 
-def overview() -> dict:
+def overview(shared: Shared) -> dict:
     entity = selector(ENTITY_VARS)
     vault = selector(VAULT_VARS)
     vault_bmt = selector(VAULT_VARS + ("backup_management_type",))
     key = by(ENTITY_KEY)
-    backups = selector(ENTITY_VARS, BACKUPS)
+    backups = selector(ENTITY_VARS, shared.backups)
     last_success = f"max {key} (azure_backup_last_success_timestamp_seconds{backups})"
     # Recovery points are the entity's: its newest success among its daily-class (not log) backup
     # operations, so that a weekly Backup (Full) beside daily Backup (Differential) is within the objective
     # (as in alerts/).
-    daily = selector(ENTITY_VARS, BACKUPS, NOT_LOG)
+    daily = selector(ENTITY_VARS, shared.backups, shared.not_log)
     protected_key = by(ENTITY_KEY[:-1])
     newest_point = f"max {protected_key} (azure_backup_last_success_timestamp_seconds{daily})"
     # No success at all counts once a backup job has an outcome: a first backup still running is waited for.
-    finished_backup = selector(ENTITY_VARS, BACKUPS, NOT_LOG, NOT_RUNNING)
+    finished_backup = selector(ENTITY_VARS, shared.backups, shared.not_log, shared.not_running)
     backed_up = f"max {protected_key} (azure_backup_last_job_status{finished_backup})"
-    failed = selector(ENTITY_VARS, FAILED)
+    failed = selector(ENTITY_VARS, shared.failed)
     job = selector(TARGET_VARS)
     # `timeout` and `error`: requests that got no answer at all (the exporter's own labels for them).
     trouble = selector(TARGET_VARS, 'code=~"429|5..|timeout|error"')
     per_entity = by(("vault", "entity", "operation"))
-    running_jobs = selector(VAULT_VARS + ("backup_management_type",), RUNNING)
+    running_jobs = selector(VAULT_VARS + ("backup_management_type",), shared.running)
     errors = f"azure_backup_last_job_error_info{entity}"
     finished = increase("azure_backup_jobs_finished_total", entity)
     failures = increase("azure_backup_jobs_finished_total", failed)
@@ -488,7 +522,7 @@ def overview() -> dict:
         (table(
             "Entities by time since last success",
             "Every entity and backup operation, the status of its last job and how long ago its last "
-            "successful job ended, longest first: orange after 26 h, red after 48 h (two missed daily "
+            f"successful job ended, longest first: {shared.success_age_colours} (two missed daily "
             "backups; a weekly Backup (Full) ages up to a week by design). An empty age means no success "
             "within the exporter's lookback. Restores and configuration jobs are left out. Click an "
             "entity for its history.",
@@ -511,7 +545,7 @@ def overview() -> dict:
                 {"matcher": {"id": "byName", "options": "Since last success"}, "properties": [
                     {"id": "unit", "value": "s"},
                     {"id": "custom.cellOptions", "value": {"type": "color-background", "mode": "basic"}},
-                    {"id": "thresholds", "value": _thresholds(SUCCESS_AGE_STEPS)},
+                    {"id": "thresholds", "value": _thresholds(shared.success_age_steps)},
                     {"id": "color", "value": {"mode": "thresholds"}},
                 ]},
                 {"matcher": {"id": "byName", "options": "Last job status"}, "properties": [
@@ -527,7 +561,7 @@ def overview() -> dict:
             "elapsed so far, longest first." + EMPTY_NOTE.format("no backup is running right now"),
             "s",
             [target(f"max {key} (azure_backup_last_job_duration_seconds{entity}) and "
-                    f"max {key} (azure_backup_last_job_status{selector(ENTITY_VARS, RUNNING)})",
+                    f"max {key} (azure_backup_last_job_status{selector(ENTITY_VARS, shared.running)})",
                     "A", instant=True, table=True)],
             transformations=[{"id": "organize", "options": {
                 "excludeByName": {"Time": True},
@@ -689,7 +723,7 @@ def overview() -> dict:
             text_mode="value_and_name",
         ), 8, 6),
     ]
-    variables = [datasource_variable(), *chained_variables(ENTITY_VARS), rpo_variable()]
+    variables = [datasource_variable(), *chained_variables(ENTITY_VARS), rpo_variable(shared.rpo_seconds)]
     return dashboard(
         OVERVIEW_UID, "Azure Backup overview",
         "Azure Backup jobs of Recovery Services vaults, from azure-backup-exporter: is everything protected, "
@@ -701,7 +735,7 @@ def overview() -> dict:
 # --- entity ---------------------------------------------------------------------------------------------
 
 
-def entity_dashboard() -> dict:
+def entity_dashboard(shared: Shared) -> dict:
     names = ENTITY_VARS + ("operation",)
     # One entity: every label that identifies it takes one value, matched exactly, since names repeat
     # across vaults (a VM in two subscriptions, every SQL server's `master`). Only the scrape target
@@ -709,7 +743,7 @@ def entity_dashboard() -> dict:
     single = tuple(name for name in names if name not in TARGET_VARS)
     one = selector(names, single=single)
     vault = selector(VAULT_VARS, single=single)
-    running = selector(names, RUNNING, single=single)
+    running = selector(names, shared.running, single=single)
 
     def usual_range(metric: str, unit: str, title: str, description: str, *,
                     finished_only: bool = False) -> Panel:
@@ -748,11 +782,11 @@ def entity_dashboard() -> dict:
         ), 4, 4),
         (stat(
             "Time since last success",
-            "How long ago the most recent successful job ended: orange after 26 h, red after 48 h.",
+            f"How long ago the most recent successful job ended: {shared.success_age_colours}.",
             "s",
             [target(f"time() - max(azure_backup_last_success_timestamp_seconds{one})", "A", "age",
                     instant=True)],
-            thresholds=SUCCESS_AGE_STEPS,
+            thresholds=shared.success_age_steps,
             colour_mode="background",
         ), 4, 4),
         (stat(
@@ -847,29 +881,17 @@ def entity_dashboard() -> dict:
 
 # --- output ---------------------------------------------------------------------------------------------
 
-def rendered() -> dict[Path, str]:
-    """Each dashboard file and its exact content."""
+def render(vocabulary: Vocabulary) -> dict[str, str]:
+    """Each dashboard file's name and its exact content."""
+    shared = Shared.of(vocabulary)
     return {
-        HERE / "azure-backup-overview.json": json.dumps(overview(), indent=2, sort_keys=False) + "\n",
-        HERE / "azure-backup-entity.json": json.dumps(entity_dashboard(), indent=2, sort_keys=False) + "\n",
+        "azure-backup-overview.json": json.dumps(overview(shared), indent=2, sort_keys=False) + "\n",
+        "azure-backup-entity.json": json.dumps(entity_dashboard(shared), indent=2, sort_keys=False) + "\n",
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if a committed file is not current")
-    args = parser.parse_args(argv)
-    stale = []
-    for path, content in rendered().items():
-        if args.check:
-            if not path.exists() or path.read_text() != content:
-                stale.append(path.name)
-        else:
-            path.write_text(content)
-    if stale:
-        print(f"stale: {', '.join(stale)}; run python dashboards/build.py", file=sys.stderr)
-        return 1
-    return 0
+    return generate(render, HERE, "python dashboards/build.py", __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

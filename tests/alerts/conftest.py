@@ -1,20 +1,29 @@
-"""Paths and tools of the alerting tests. A missing tool fails the test: it never skips."""
+"""Paths and tools of the alerting tests. A missing tool fails the test: it never skips.
+
+Puts the repository on sys.path so that `mixin.vocabulary`, the one source of the thresholds, imports.
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 ALERTS = REPO / "alerts"
 RULES = ALERTS / "azure-backup.rules.yaml"
 RULE_TESTS = ALERTS / "tests"
 ALERTMANAGER_EXAMPLE = ALERTS / "alertmanager.example.yml"
 RUNBOOKS = REPO / "docs" / "runbooks.md"
+DASHBOARDS_DOC = REPO / "docs" / "dashboards.md"
+ALERTS_BUILDER = ALERTS / "build.py"
+DASHBOARDS_BUILDER = REPO / "dashboards" / "build.py"
 
 
 def require_tool(*names: str) -> str:
