@@ -2,7 +2,8 @@
 
 It follows the public Azure reference, never the exporter's reading of it, so no module of
 `azure_backup_simulator` imports `azure_backup_exporter`. The exporter reaches for the simulator only
-in the commands that run it (`simulate` in cli.py, `demo` in demo.py), so serving metrics never loads it.
+where it offers it to users (cli.py registers `simulate`, demo.py runs it), never in the code that
+serves metrics.
 Read from the source with `ast`, so an import inside a function counts as much as one at the top.
 """
 
