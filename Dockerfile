@@ -8,6 +8,7 @@ FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY exporter ./exporter
+COPY simulator ./simulator
 RUN python -m pip install --no-cache-dir build==1.2.2 \
     && python -m build --wheel --outdir /dist
 

@@ -22,7 +22,7 @@ from typing import Any
 from azure_backup_exporter.config import load_config
 from azure_backup_exporter.demo import point_azure_identity_at
 from azure_backup_exporter.service import Exporter
-from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from azure_backup_simulator import Simulator, SimulatorConfig
 
 SCRAPE_TIMEOUT_SECONDS = "30"
 

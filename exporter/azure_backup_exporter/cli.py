@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from azure_backup_simulator.command import simulate
 
 from . import __version__
 from .config import OPTIONS, Config, ConfigError, env_name, load_config
-from .simulator.command import simulate
 
 EXIT_CONFIG = 2
 

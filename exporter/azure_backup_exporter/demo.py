@@ -32,9 +32,10 @@ def point_azure_identity_at(identity_endpoint: str, identity_header: str) -> Non
 
 
 def run_demo(seed: int, load_config: Callable[[], Config]) -> None:
+    from azure_backup_simulator import Simulator, SimulatorConfig
+
     from .config import load_config as merge_config
     from .service import Exporter, configure_logging, wait_for_interrupt
-    from .simulator import Simulator, SimulatorConfig
 
     base = load_config()
     configure_logging(base.log_level)

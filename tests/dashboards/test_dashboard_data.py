@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import requests
-from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from azure_backup_simulator import Simulator, SimulatorConfig
 from grafana_model import (
     EMPTY_WHEN_HEALTHY,
     ENTITY_UID,

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from azure_backup_simulator import Simulator, SimulatorConfig
 from support.alertmanager import EXAMPLE_CONFIG, derive_alertmanager_config
 from support.net import wait_until
 from support.webhook import ReceivedAlert, WebhookReceiver

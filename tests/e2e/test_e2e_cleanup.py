@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from azure_backup_simulator import Simulator, SimulatorConfig
 from support.alertmanager import EXAMPLE_CONFIG, derive_alertmanager_config
 from support.prometheus import PrometheusStartError
 

@@ -9,7 +9,7 @@ import pytest
 from azure_backup_exporter.config import load_config
 from azure_backup_exporter.demo import AZURE_CREDENTIAL_VARIABLES
 from azure_backup_exporter.service import Exporter
-from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from azure_backup_simulator import Simulator, SimulatorConfig
 
 from .harness import Sim
 

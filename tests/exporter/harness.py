@@ -7,7 +7,7 @@ import urllib.request
 from typing import Any
 
 from azure_backup_exporter.service import Exporter
-from azure_backup_exporter.simulator import Simulator
+from azure_backup_simulator import Simulator
 from prometheus_client.parser import text_string_to_metric_families
 
 

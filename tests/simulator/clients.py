@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
-from azure_backup_exporter.simulator import Simulator
+from azure_backup_simulator import Simulator
 
 API_VERSION = "2026-10-01"
 VAULTS_API_VERSION = "2026-08-01"

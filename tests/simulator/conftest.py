@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from azure_backup_simulator import Simulator, SimulatorConfig
 
 from .clients import AZURE_ENV_VARS, START, ArmClient, Control
 

@@ -1,4 +1,5 @@
-"""`azure-backup-exporter simulate` as a user runs it: prints how to reach it, serves, stops on a signal."""
+"""`azure-backup-exporter simulate` (and the same command as `azure-backup-simulator`) as a user runs it:
+prints how to reach it, serves, stops on a signal."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
-COMMAND = [str(Path(sys.executable).with_name("azure-backup-exporter")), "simulate"]
+BIN = Path(sys.executable).parent
+COMMAND = [str(BIN / "azure-backup-exporter"), "simulate"]
+STANDALONE = [str(BIN / "azure-backup-simulator")]
 
 
-def test_simulate_prints_the_three_lines_serves_and_stops_cleanly() -> None:
+@pytest.mark.parametrize("command", [COMMAND, STANDALONE], ids=["simulate", "standalone"])
+def test_simulate_prints_the_three_lines_serves_and_stops_cleanly(command: list[str]) -> None:
     process = subprocess.Popen(
-        [*COMMAND, "--web.listen-address", "127.0.0.1:0", "--seed", "3", "--vaults", "2"],
+        [*command, "--web.listen-address", "127.0.0.1:0", "--seed", "3", "--vaults", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -101,3 +106,15 @@ def test_bad_flags_fail_with_a_message_not_a_traceback() -> None:
         result = subprocess.run([*COMMAND, *arguments], capture_output=True, text=True, timeout=30)
         assert result.returncode != 0
         assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_the_standalone_script_is_the_same_command() -> None:
+    def usage_and_rest(command: list[str]) -> tuple[str, str]:
+        result = subprocess.run([*command, "-h"], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        usage, _, rest = result.stdout.partition("\n")
+        return usage, rest
+
+    usage, rest = usage_and_rest(STANDALONE)
+    assert usage == "Usage: azure-backup-simulator [OPTIONS]"
+    assert rest == usage_and_rest(COMMAND)[1]

@@ -44,7 +44,7 @@ def test_the_same_seed_gives_the_same_estate(make_sim) -> None:
 @pytest.fixture(scope="module")
 def varied():
     """One larger estate read once: 40 vaults x 20 items, 2 days."""
-    from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+    from azure_backup_simulator import Simulator, SimulatorConfig
 
     from .clients import START
 

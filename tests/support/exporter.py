@@ -4,7 +4,7 @@ Why a subprocess: tests that feed a real Prometheus should scrape what an operat
 the real command line, the real credential chain (managed identity via `IDENTITY_ENDPOINT`) and the
 real HTTP server, not objects wired by hand.
 
-    from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+    from azure_backup_simulator import Simulator, SimulatorConfig
     from support.exporter import ExporterProcess
 
     with Simulator(SimulatorConfig()) as sim, ExporterProcess.for_simulator(sim, vaults=[...]) as exporter:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from azure_backup_simulator import Simulator, SimulatorConfig
 
 import support.exporter
 from support.exporter import ExporterProcess, ExporterStartError

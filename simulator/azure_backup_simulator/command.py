@@ -81,7 +81,8 @@ def _parse_start_time(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-@click.command(context_settings={"show_default": True})
+# -h as well as --help, as under `azure-backup-exporter simulate`, whose group sets it.
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option(
     "--web.listen-address",
     "listen_address",

@@ -1,0 +1,88 @@
+"""The exporter's modules import only downwards, so data flows one way (docs/architecture.md).
+
+cli -> service -> scheduler -> tracker -> readers -> azure client; readers -> ledger -> snapshot ->
+collector -> web. A new module must be placed in a layer here, which is the moment to ask where it belongs.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import azure_backup_exporter
+
+PACKAGE = Path(azure_backup_exporter.__file__).parent
+
+# Lowest first. A module may import modules of lower layers only.
+LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"__init__", "jobs", "snapshot", "budget"}),  # plain values, parsers, the scrape budget
+    frozenset({"azure", "webconfig"}),  # the ARM client; the web server's TLS and auth settings
+    frozenset({"ledger", "collector", "web"}),  # pure state; metric contract and render; HTTP face
+    frozenset({"readers", "discovery"}),  # I/O feeding the ledger; which vaults exist
+    frozenset({"tracker"}),  # one vault: its readers and its ledger
+    frozenset({"scheduler"}),  # what is refreshed at each scrape
+    frozenset({"config"}),  # the one Config
+    frozenset({"service"}),  # wiring
+    frozenset({"demo", "cli"}),  # commands
+)
+
+
+def layer_of(module: str) -> int:
+    top = module.split(".")[0]
+    for index, layer in enumerate(LAYERS):
+        if top in layer:
+            return index
+    raise AssertionError(f"module {module!r} is in no layer of tests/exporter/test_module_layers.py")
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).with_suffix("")
+        parts = (
+            relative.parts[:-1] if relative.name == "__init__" and len(relative.parts) > 1 else relative.parts
+        )
+        found[".".join(parts)] = path
+    return found
+
+
+def imported(module: str, path: Path) -> set[str]:
+    """Modules of this package that `module` imports (relative or absolute)."""
+    package_parts = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package_parts[: len(package_parts) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+                if node.module:
+                    names.add(target)
+                else:
+                    names.update(".".join(base + [alias.name]) for alias in node.names)
+            elif node.module and node.module.startswith("azure_backup_exporter"):
+                names.add(node.module.removeprefix("azure_backup_exporter").lstrip(".") or "__init__")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("azure_backup_exporter."):
+                    names.add(alias.name.removeprefix("azure_backup_exporter."))
+    return {name for name in names if name}
+
+
+def test_every_module_imports_only_from_lower_layers() -> None:
+    wrong = []
+    for module, path in modules().items():
+        own = layer_of(module)
+        for target in imported(module, path):
+            if target.split(".")[0] == module.split(".")[0]:
+                continue  # within one room (the azure/ package)
+            if layer_of(target) >= own:
+                wrong.append(f"{module} imports {target}")
+    assert wrong == []
+
+
+def test_the_layers_see_the_known_imports() -> None:
+    """The scan itself works: the tracker uses the readers and the ledger, the service the scheduler."""
+    found = modules()
+    assert {"readers", "ledger"} <= imported("tracker", found["tracker"])
+    assert "scheduler" in imported("service", found["service"])
+    assert "azure.client" in imported("readers", found["readers"])
