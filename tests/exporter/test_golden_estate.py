@@ -18,7 +18,7 @@ from pathlib import Path
 
 from azure_backup_exporter.config import load_config
 from azure_backup_exporter.service import Exporter
-from azure_backup_exporter.simulator import Simulator, SimulatorConfig
+from azure_backup_simulator import Simulator, SimulatorConfig
 
 from .harness import scrape
 

@@ -15,15 +15,16 @@ PACKAGE = Path(azure_backup_exporter.__file__).parent
 
 # Lowest first. A module may import modules of lower layers only.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"__init__", "jobs", "snapshot", "budget"}),  # plain values, parsers, the scrape budget
-    frozenset({"azure", "webconfig"}),  # the ARM client; the web server's TLS and auth settings
+    frozenset({"__init__", "jobs", "budget"}),  # parsers into plain values; the scrape budget
+    frozenset({"snapshot", "azure", "webconfig"}),  # values for the collector; ARM client; TLS and auth
     frozenset({"ledger", "collector", "web"}),  # pure state; metric contract and render; HTTP face
     frozenset({"readers", "discovery"}),  # I/O feeding the ledger; which vaults exist
     frozenset({"tracker"}),  # one vault: its readers and its ledger
     frozenset({"scheduler"}),  # what is refreshed at each scrape
     frozenset({"config"}),  # the one Config
     frozenset({"service"}),  # wiring
-    frozenset({"demo", "cli"}),  # commands
+    frozenset({"demo"}),  # the demo command's body
+    frozenset({"cli"}),  # commands
 )
 
 
@@ -57,8 +58,11 @@ def imported(module: str, path: Path) -> set[str]:
                 target = ".".join(base + ([node.module] if node.module else []))
                 if node.module:
                     names.add(target)
-                else:
-                    names.update(".".join(base + [alias.name]) for alias in node.names)
+                else:  # `from . import x`: a module x, or a name of the package's __init__
+                    known = modules()
+                    for alias in node.names:
+                        name = ".".join(base + [alias.name])
+                        names.add(name if name in known else ".".join(base) or "__init__")
             elif node.module and node.module.startswith("azure_backup_exporter"):
                 names.add(node.module.removeprefix("azure_backup_exporter").lstrip(".") or "__init__")
         elif isinstance(node, ast.Import):
