@@ -16,7 +16,8 @@ PACKAGE = Path(azure_backup_exporter.__file__).parent
 # Lowest first. A module may import modules of lower layers only.
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__init__", "jobs", "budget"}),  # parsers into plain values; the scrape budget
-    frozenset({"snapshot", "azure", "webconfig"}),  # values for the collector; ARM client; TLS and auth
+    frozenset({"snapshot"}),  # immutable values handed to the collector
+    frozenset({"azure", "webconfig"}),  # the ARM client (and its request statistics); TLS and auth
     frozenset({"ledger", "collector", "web"}),  # pure state; metric contract and render; HTTP face
     frozenset({"readers", "discovery"}),  # I/O feeding the ledger; which vaults exist
     frozenset({"tracker"}),  # one vault: its readers and its ledger
