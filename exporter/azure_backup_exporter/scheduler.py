@@ -1,9 +1,9 @@
 """What to refresh at each scrape, in what order, how many at once, and until when.
 
 At each scrape the scheduler brings the vault list up to date (discovery), then refreshes the vaults
-that are due within the scrape's time budget: first every due vault lists its jobs, concurrently,
-the vaults that have waited longest for a successful refresh first; then the vaults that listed fine
-fetch job details with what is left of the budget. It returns every vault's snapshot, refreshed or not.
+that are due within the scrape's time budget: every due vault lists its jobs, concurrently, in turns
+(the longest since its last attempt first); each vault that listed fine then fetches job details with
+what is left of the budget. It returns every vault's snapshot, refreshed or not.
 
 Scrapes are served one at a time, so two Prometheus replicas scraping together cost one refresh when
 `min_refresh_interval` is longer than the time between their scrapes.
@@ -12,11 +12,12 @@ Scrapes are served one at a time, so two Prometheus replicas scraping together c
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Protocol
+from concurrent.futures import Future, wait
+from typing import Any, Protocol
 
 from .jobs import VaultRef
 from .snapshot import VaultSnapshot
@@ -27,12 +28,57 @@ log = logging.getLogger(__name__)
 WAIT_SLACK_SECONDS = 0.05
 
 
+class DaemonPool:
+    """A fixed set of daemon worker threads running submitted calls, first in first out.
+
+    Not `ThreadPoolExecutor`: the interpreter joins its threads at exit, so a request hanging on Azure
+    would hold up SIGTERM for as long as it hangs. These never keep the process alive.
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._workers = workers
+        for index in range(workers):
+            threading.Thread(target=self._work, name=f"{name}-{index}", daemon=True).start()
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((future, function, args))
+        return future
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; workers end after their current call (never waited for)."""
+        pending = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                pending.append(item[0])
+        for future in pending:
+            future.cancel()
+        for _ in range(self._workers):
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, function, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function(*args))
+            except BaseException as error:  # handed to whoever waits on the future
+                future.set_exception(error)
+
+
 class Refreshable(Protocol):
     """One vault as the scheduler drives it (`tracker.VaultTracker`)."""
 
     vault: VaultRef
     last_refresh_started: float | None
-    last_refresh_succeeded: float | None
 
     def refresh(self, deadline: float) -> bool: ...
 
@@ -63,7 +109,7 @@ class Scheduler:
         self._remaining_reads = remaining_reads
         self._min_refresh_interval = min_refresh_interval
         self._default_budget = default_budget
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="vault-refresh")
+        self._pool = DaemonPool(max_concurrency, "vault-refresh")
         self._scrape_lock = threading.Lock()
         self._trackers: dict[tuple[str, str, str], Refreshable] = {}
 
@@ -85,19 +131,33 @@ class Scheduler:
                 self._scrape_lock.release()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
     def _refresh(self, deadline: float) -> None:
+        """List every due vault; each vault that listed fine then fetches details.
+
+        A vault's detail fetch is queued when its listing ends, behind the listings already queued: every
+        due vault starts listing before any vault spends the budget on details, and a vault that hangs
+        until the deadline holds up no other vault's details.
+        """
         self._update_vaults(deadline)
-        due = self._due(time.monotonic())
-        listings = {self._pool.submit(self._refresh_one, tracker, deadline): tracker for tracker in due}
-        if not listings:
-            return
-        done, _ = wait(listings, timeout=max(0.0, deadline - time.monotonic()) + WAIT_SLACK_SECONDS)
-        refreshed = [listings[future] for future in done if future.result()]
-        details = [self._pool.submit(self._fetch_details, tracker, deadline) for tracker in refreshed]
-        if details:
-            wait(details, timeout=max(0.0, deadline - time.monotonic()) + WAIT_SLACK_SECONDS)
+        details: list[Future[Any]] = []
+
+        def then_fetch_details(tracker: Refreshable) -> Callable[[Future[Any]], None]:
+            def fetch(listing: Future[Any]) -> None:
+                if not listing.cancelled() and listing.exception() is None and listing.result():
+                    details.append(self._pool.submit(self._fetch_details, tracker, deadline))
+
+            return fetch
+
+        listings = []
+        for tracker in self._due(time.monotonic()):
+            listing = self._pool.submit(self._refresh_one, tracker, deadline)
+            listing.add_done_callback(then_fetch_details(tracker))
+            listings.append(listing)
+        for round_ in (listings, details):
+            if round_:
+                wait(list(round_), timeout=max(0.0, deadline - time.monotonic()) + WAIT_SLACK_SECONDS)
 
     def _update_vaults(self, deadline: float) -> None:
         try:
@@ -112,18 +172,23 @@ class Scheduler:
         }
 
     def _due(self, now: float) -> list[Refreshable]:
-        """Vaults not refreshed for `min_refresh_interval`, the longest without a success first, so that
-        the vaults the budget left out (or cut short) last time are not left out again."""
+        """Vaults not refreshed for `min_refresh_interval`, the longest since their last attempt first.
+
+        In turns: the vaults the budget left out last time go first next time, and a vault that fails
+        or hangs at every attempt goes after the others instead of taking their place at every scrape.
+        """
         due = [
             tracker
             for tracker in self._trackers.values()
             if tracker.last_refresh_started is None
             or now - tracker.last_refresh_started >= self._min_refresh_interval
         ]
-        due.sort(key=lambda tracker: tracker.last_refresh_succeeded or float("-inf"))
+        due.sort(key=lambda tracker: tracker.last_refresh_started or float("-inf"))
         return due
 
     def _fetch_details(self, tracker: Refreshable, deadline: float) -> None:
+        if time.monotonic() >= deadline:
+            return
         # the reads left are asked when the fetch starts: other vaults' fetches may have used some
         tracker.fetch_details(deadline, self._remaining_reads(tracker.vault.subscription_id))
 

@@ -3,7 +3,8 @@
 The scheduler calls `refresh()` (list the jobs) and then `fetch_details()` (sizes) on the vaults that are
 due, and `snapshot()` on every vault at each scrape. A failing refresh changes nothing but `up`, so no
 series vanishes on a transient error. A vault is refreshed by one thread at a time: a scrape that finds
-its refresh still running (a slow Azure) skips it and serves its last state.
+its refresh still running skips it and serves its last state, as down once that refresh overran its
+deadline.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class VaultTracker:
         self._up = False
         self._refresh_duration: float | None = None
         self.last_refresh_started: float | None = None  # monotonic
-        self.last_refresh_succeeded: float | None = None  # monotonic
+        self._refresh_deadline = float("inf")  # of the refresh under way, if any
 
     def refresh(self, deadline: float) -> bool:
         """List the jobs that may have changed and fold them in; False if that failed (or is running).
@@ -51,9 +52,13 @@ class VaultTracker:
         spends the scrape's budget on details.
         """
         if not self._refresh_lock.acquire(blocking=False):
+            if time.monotonic() > self._refresh_deadline:
+                # an earlier refresh overran its deadline: what the vault shows is no longer current
+                self._up = False
             return False
         try:
             self.last_refresh_started = time.monotonic()
+            self._refresh_deadline = deadline
             try:
                 ok = self._jobs.read(self._ledger, self._clock(), deadline)
             except Exception:  # a bug must cost one vault's freshness, never the scrape
@@ -61,8 +66,6 @@ class VaultTracker:
                 ok = False
             self._up = ok
             self._refresh_duration = time.monotonic() - self.last_refresh_started
-            if ok:
-                self.last_refresh_succeeded = time.monotonic()
             return ok
         finally:
             self._refresh_lock.release()

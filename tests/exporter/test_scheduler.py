@@ -17,7 +17,10 @@ from azure_backup_exporter.snapshot import VaultSnapshot
 
 
 class StandInVault:
-    """Refreshes in `seconds`, succeeding or not; records what it was asked."""
+    """Refreshes in `seconds`, succeeding or not; records what it was asked.
+
+    A refresh cut short by the deadline goes on where it stopped at the next one, as a resumed listing does.
+    """
 
     def __init__(self, vault: VaultRef, log: list[str], seconds: float = 0.0, ok: bool = True) -> None:
         self.vault = vault
@@ -28,12 +31,16 @@ class StandInVault:
         self.last_refresh_succeeded: float | None = None
         self.details_asked_with: list[int | None] = []
         self.up = False
+        self._work_left = seconds
 
     def refresh(self, deadline: float) -> bool:
         self.last_refresh_started = time.monotonic()
         self.log.append(self.vault.name)
-        time.sleep(min(self.seconds, max(0.0, deadline - time.monotonic())))
-        self.up = self.ok and time.monotonic() < deadline
+        available = max(0.0, deadline - time.monotonic())
+        time.sleep(min(self._work_left, available))
+        finished = self._work_left <= available
+        self._work_left = self.seconds if finished else self._work_left - available
+        self.up = self.ok and finished
         if self.up:
             self.last_refresh_succeeded = time.monotonic()
         return self.up
@@ -158,3 +165,19 @@ def test_a_failing_vault_list_keeps_the_previous_one(scheduler_for) -> None:
     assert [s.vault.name for s in scheduler.scrape(5.0)] == ["a"]
     source.failing, source.names = False, []
     assert scheduler.scrape(5.0) == []  # a vault no longer listed is dropped
+
+
+def test_vaults_that_hang_until_the_deadline_do_not_starve_a_healthy_one(scheduler_for) -> None:
+    log: list[str] = []
+    stand_ins = {
+        "hang-1": StandInVault(VaultRef("sub", "rg", "hang-1"), log, seconds=3600.0),
+        "hang-2": StandInVault(VaultRef("sub", "rg", "hang-2"), log, seconds=3600.0),
+        "healthy": StandInVault(VaultRef("sub", "rg", "healthy"), log, seconds=0.01),
+    }
+    scheduler = scheduler_for(Vaults(list(stand_ins)), stand_ins, max_concurrency=2)
+    healthy_up = 0
+    for _ in range(4):
+        snapshots = {s.vault.name: s.up for s in scheduler.scrape(0.3)}
+        assert not snapshots["hang-1"] and not snapshots["hang-2"]
+        healthy_up += snapshots["healthy"]
+    assert healthy_up >= 2  # the hanging vaults take their turns, not every turn
