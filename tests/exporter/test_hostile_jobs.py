@@ -3,7 +3,8 @@
 Each record here once took down more than itself: a lone surrogate (valid JSON) in an entity name
 made every `/metrics` answer 500, for all vaults; a 400-digit TimeSpan or an `endTime` past year 9999
 in UTC raised OverflowError on every refresh (the vault stayed down for good); a huge "Backup Size" in
-a job's details stopped the fetching of every other size; `P999...D` made a histogram sum +Inf.
+a job's details stopped the fetching of every other size; `P999...D` made a histogram sum +Inf; a
+vault id with a lone surrogate failed its every refresh and every `/metrics`.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def fake(azure_identity_env: Callable[[Any], None]) -> Iterator[FakeAzure]:
             details={"d1": size("9" * 400 + " PB"), "d2": size("3 GB")},
         ),
         FakeVault(SUB, "rg-calm", CALM_VAULT, jobs=[backup("c1", "vm-calm", 1 * H, rg="rg-calm")]),
+        # listed with a lone surrogate in its name: its jobs cannot be asked for by that name
+        FakeVault(SUB, "rg-\udc80", "rsv-\udc80"),
     ]
     with running(azure):
         azure_identity_env(azure)
@@ -89,7 +92,8 @@ def test_hostile_records_cost_one_job_each_and_metrics_stay_up(exporter: Exporte
     text = scrape(exporter)  # scrape() asserts the 200
     found = samples(text)
     up = {labels["vault"]: v for labels, v in found["azure_backup_vault_up"]}
-    assert up == {HOSTILE_VAULT: 1.0, CALM_VAULT: 1.0}
+    assert up == {HOSTILE_VAULT: 1.0, CALM_VAULT: 1.0, "rsv-\ufffd": 0.0}
+    assert value(text, "azure_backup_vault_up", resource_group="rg-\ufffd") == 0.0
     assert value(text, "azure_backup_last_job_status", vault=CALM_VAULT, entity="vm-calm") == 1.0
 
     # the lone surrogate is shown as U+FFFD; the other records are skipped and counted
