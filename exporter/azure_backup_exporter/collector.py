@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from . import __version__
 from .budget import current_budget
-from .jobs import FINISHED_STATUSES
+from .jobs import FINISHED_STATUSES, utf8_text
 from .snapshot import DURATION_BUCKETS_SECONDS, ApiSnapshot, VaultSnapshot
 
 VAULT_LABELS = ("subscription_id", "resource_group", "vault")
@@ -110,7 +110,8 @@ def render(vaults: Sequence[VaultSnapshot], api: ApiSnapshot, version: str = __v
     families = {spec.name: _family(spec.name) for spec in METRICS}
 
     def add(name: str, labels: Sequence[str], value: float, **kwargs: object) -> None:
-        families[name].add_metric(list(labels), value, **kwargs)  # type: ignore[attr-defined]
+        # the last guard: a label value that cannot be encoded would fail the whole exposition (a 500)
+        families[name].add_metric([utf8_text(v) for v in labels], value, **kwargs)  # type: ignore[attr-defined]
 
     for snap in sorted(vaults, key=lambda s: s.vault.key):
         vault = (snap.vault.subscription_id, snap.vault.resource_group, snap.vault.name)
@@ -147,7 +148,7 @@ def render(vaults: Sequence[VaultSnapshot], api: ApiSnapshot, version: str = __v
                 cumulative += count
                 buckets.append((_bucket_bound(bound), float(cumulative)))
             families["azure_backup_job_duration_seconds"].add_metric(  # type: ignore[call-arg]
-                list(vault + (bmt, operation)), buckets, histogram.sum_seconds
+                [utf8_text(v) for v in vault + (bmt, operation)], buckets, histogram.sum_seconds
             )
         add("azure_backup_jobs_malformed_total", vault, float(sum(snap.malformed_jobs.values())))
     for (endpoint, code), count in sorted(api.requests.items()):

@@ -4,10 +4,15 @@ Pure parsing, no I/O, stdlib only, so it can be tested exhaustively. Azure is lo
 (durations in ISO 8601 or .NET TimeSpan, sizes as "2332 MB", actionsInfo as strings or ints, unknown
 job types and statuses): everything the reference allows parses, and anything else raises
 `MalformedJob` with a short reason, so that the caller can skip and count one bad job.
+
+Whatever JSON Azure sends, what comes out is safe to expose: text encodes as UTF-8 (lone surrogates,
+valid in JSON, become U+FFFD) and every number is finite and within the bounds below, so one hostile
+record can neither overflow the parser nor make `/metrics` fail.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,12 +23,29 @@ FINISHED_STATUSES = frozenset({"Completed", "CompletedWithWarnings", "Failed", "
 RUNNING_STATUSES = frozenset({"InProgress", "Cancelling", "NotStarted"})
 SUCCESS_STATUSES = frozenset({"Completed", "CompletedWithWarnings"})
 UNKNOWN = "Unknown"
+# Longer than any backup job runs; the bound also keeps the duration histogram's sum finite.
+MAX_DURATION_SECONDS = 366 * 86400.0
+MAX_SIZE_BYTES = 1024**6  # 1 EiB (1024 PB): far beyond any one backup, and a finite bytes counter
+# How far past `now` a job may start or end before `is_plausible` calls it nonsense (clock skew, and
+# a local time written without its offset, stay well within a day).
+MAX_FUTURE_SECONDS = 86400.0
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _VAULT_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
     r"/providers/microsoft\.recoveryservices/vaults/(?P<name>[^/]+)/?$",
     re.IGNORECASE,
 )
+
+
+def utf8_text(text: str) -> str:
+    """`text` with each lone surrogate (JSON allows "\\ud800") replaced by U+FFFD, so it encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A bounded repr of hostile text for error messages (a 400-digit duration does not go to the log)."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 class MalformedJob(ValueError):
@@ -44,11 +66,11 @@ class VaultRef:
 
     @classmethod
     def parse(cls, resource_id: str) -> VaultRef:
-        match = _VAULT_ID.match(resource_id.strip())
+        match = _VAULT_ID.match(utf8_text(resource_id.strip()))
         if not match:
             raise ValueError(
                 "expected /subscriptions/<id>/resourceGroups/<rg>/providers/"
-                f"Microsoft.RecoveryServices/vaults/<name>, got {resource_id!r}"
+                f"Microsoft.RecoveryServices/vaults/<name>, got {_shown(resource_id, 300)}"
             )
         return cls(match["sub"], match["rg"], match["name"])
 
@@ -130,7 +152,11 @@ _ISO_UNITS = {"weeks": 604800.0, "days": 86400.0, "hours": 3600.0, "minutes": 60
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in an ISO 8601 duration (`PT1H2M3.5S`, `P1DT2H`) or a .NET TimeSpan (`1.02:03:04.5`)."""
+    """Seconds in an ISO 8601 duration (`PT1H2M3.5S`, `P1DT2H`) or a .NET TimeSpan (`1.02:03:04.5`).
+
+    ValueError beyond `MAX_DURATION_SECONDS` either way: no real job runs for a year, and an absurd
+    value (400 digits of days) would otherwise overflow or make the duration histogram's sum +Inf.
+    """
     value = text.strip()
     iso = _ISO_DURATION.match(value)
     if iso and value.upper() not in ("P", "PT", "-P", "-PT") and not value.upper().endswith("T"):
@@ -139,17 +165,26 @@ def parse_duration(text: str) -> float:
             for unit, factor in _ISO_UNITS.items()
             if iso[unit] is not None
         )
-        return -total if iso["sign"] else total
+        return _bounded_duration(-total if iso["sign"] else total, text)
     span = _TIMESPAN.match(value)
     if span:
         hours, minutes, seconds = int(span["hours"]), int(span["minutes"]), int(span["seconds"])
         if (hours > 23 and span["days"] is not None) or minutes > 59 or seconds > 59:
-            raise ValueError(f"not a duration: {text!r}")
-        total = int(span["days"] or 0) * 86400.0 + hours * 3600.0 + minutes * 60.0 + seconds
+            raise ValueError(f"not a duration: {_shown(text)}")
+        days = span["days"] or "0"
+        if len(days) > 6:  # int() of thousands of digits is slow or refused, and any of these is too long
+            raise ValueError(f"duration over {MAX_DURATION_SECONDS:.0f}s: {_shown(text)}")
+        total = int(days) * 86400.0 + hours * 3600.0 + minutes * 60.0 + seconds
         if span["fraction"]:
             total += int(span["fraction"]) / 10 ** len(span["fraction"])
-        return -total if span["sign"] else total
-    raise ValueError(f"not a duration: {text!r}")
+        return _bounded_duration(-total if span["sign"] else total, text)
+    raise ValueError(f"not a duration: {_shown(text)}")
+
+
+def _bounded_duration(seconds: float, text: str) -> float:
+    if not math.isfinite(seconds) or abs(seconds) > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration over {MAX_DURATION_SECONDS:.0f}s: {_shown(text)}")
+    return seconds
 
 
 # --- sizes -----------------------------------------------------------------------------------------
@@ -166,11 +201,17 @@ _SIZE_UNITS = {
 
 
 def parse_size(text: str) -> int:
-    """Bytes in an Azure size string such as `"2332 MB"` or `"1.5 GB"` (binary units: 1 MB = 2**20)."""
+    """Bytes in an Azure size string such as `"2332 MB"` or `"1.5 GB"` (binary units: 1 MB = 2**20).
+
+    ValueError above `MAX_SIZE_BYTES` (1 EiB), which also keeps the bytes counter finite.
+    """
     match = _SIZE.match(text.strip())
     if not match or match["unit"].lower() not in _SIZE_UNITS:
-        raise ValueError(f"not a size: {text!r}")
-    return round(float(match["number"].replace(",", "")) * _SIZE_UNITS[match["unit"].lower()])
+        raise ValueError(f"not a size: {_shown(text)}")
+    size = float(match["number"].replace(",", "")) * _SIZE_UNITS[match["unit"].lower()]
+    if not size <= MAX_SIZE_BYTES:  # also +Inf, from a number of hundreds of digits
+        raise ValueError(f"size over 1 EiB: {_shown(text)}")
+    return round(size)
 
 
 # --- timestamps ------------------------------------------------------------------------------------
@@ -180,24 +221,43 @@ _TIMESTAMP = re.compile(
     r"(?P<zone>Z|[+-]\d{2}:?\d{2})?$",
     re.IGNORECASE,
 )
+_LAST_SECOND = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
 
 
 def parse_timestamp(text: str) -> float | None:
     """Unix seconds of an ARM date-time (any fraction length, `Z` or offset, naive means UTC).
 
     Returns None for .NET's `0001-01-01T00:00:00` placeholder, which Azure uses for "not yet".
+    ValueError for any other moment before 1970 (no backup job ran then) and for offsets that
+    cannot be. Whether a moment is in the future needs a clock: see `is_plausible`.
     """
     match = _TIMESTAMP.match(text.strip())
     if not match:
-        raise ValueError(f"not a timestamp: {text!r}")
+        raise ValueError(f"not a timestamp: {_shown(text)}")
     if match["date"].startswith("0001-"):
         return None
     clock = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
     zone = match["zone"] or "Z"
     zone = "+00:00" if zone.upper() == "Z" else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
-    moment = datetime.fromisoformat(f"{match['date']}T{clock}{zone}")
-    fraction = float(f"0.{match['fraction']}") if match["fraction"] else 0.0
-    return moment.astimezone(timezone.utc).timestamp() + fraction
+    try:
+        # timestamp(), not astimezone(utc), which overflows on 9999-12-31T23:00:00-14:00 (year 10000 in UTC)
+        seconds = datetime.fromisoformat(f"{match['date']}T{clock}{zone}").timestamp()
+    except (ValueError, OverflowError):
+        raise ValueError(f"not a timestamp: {_shown(text)}") from None
+    if not 0 <= seconds <= _LAST_SECOND:
+        raise ValueError(f"not between 1970 and 9999: {_shown(text)}")
+    fraction = float(f"0.{match['fraction'][:9]}") if match["fraction"] else 0.0
+    return seconds + fraction
+
+
+def is_plausible(job: Job, now: float, future_tolerance: float = MAX_FUTURE_SECONDS) -> bool:
+    """False for a job that starts or ends more than `future_tolerance` seconds after `now` (Unix).
+
+    The parser has no clock, so it accepts a job dated 2099; whoever holds `now` asks this before
+    letting such a job become an entity's "latest" for the next 73 years.
+    """
+    latest = now + future_tolerance
+    return job.start_time <= latest and (job.end_time is None or job.end_time <= latest)
 
 
 # --- jobs ------------------------------------------------------------------------------------------
@@ -205,11 +265,19 @@ def parse_timestamp(text: str) -> float | None:
 SIZE_KEY = "backup size"
 
 
+def _as_text(value: Any, what: str) -> str:
+    """A JSON value as label text; numbers and the like as Python writes them."""
+    try:
+        return utf8_text(value if isinstance(value, str) else str(value))
+    except ValueError:  # an integer of more digits than Python will write
+        raise MalformedJob("bad_field", what) from None
+
+
 def _text(properties: Mapping[str, Any], key: str, default: str) -> str:
     value = properties.get(key)
     if value is None or value == "":
         return default
-    return value if isinstance(value, str) else str(value)
+    return _as_text(value, key)
 
 
 def _error_code(properties: Mapping[str, Any]) -> str | None:
@@ -220,7 +288,7 @@ def _error_code(properties: Mapping[str, Any]) -> str | None:
     code = first.get("errorCode")
     if code is None or code == "":
         return UNKNOWN
-    return str(code)
+    return _as_text(code, "errorCode")
 
 
 def _size_from(properties: Mapping[str, Any]) -> int | None:
@@ -250,6 +318,7 @@ def parse_job(resource: Any) -> Job:
         job_id = resource_id.rstrip("/").rsplit("/", 1)[-1] if isinstance(resource_id, str) else ""
     if not job_id:
         raise MalformedJob("no_name")
+    job_id = utf8_text(job_id)
     start_text = properties.get("startTime")
     if not isinstance(start_text, str):
         raise MalformedJob("no_start_time")

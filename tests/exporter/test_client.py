@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from azure_backup_exporter.azure import ApiStats, ArmClient
 from azure_backup_exporter.azure.client import build_session, filter_time, split_windows
 from azure_backup_exporter.azure.errors import (
@@ -48,8 +51,8 @@ Reply = tuple[int, dict[str, str], bytes]
 class Scripted(ThreadingHTTPServer):
     """Answers each GET with the next scripted reply for its path, recording what it received."""
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
         self.replies: dict[str, list[Reply]] = {}
         self.received: list[tuple[str, dict[str, list[str]], str | None]] = []
 
@@ -84,14 +87,21 @@ def ok(body: Any, **headers: str) -> Reply:
     return 200, headers, json.dumps(body).encode()
 
 
-@pytest.fixture
-def server() -> Iterator[Scripted]:
-    scripted = Scripted()
+@contextmanager
+def serving(scripted: Scripted) -> Iterator[Scripted]:
     thread = threading.Thread(target=scripted.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield scripted
-    scripted.shutdown()
-    scripted.server_close()
+    try:
+        yield scripted
+    finally:
+        scripted.shutdown()
+        scripted.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[Scripted]:
+    with serving(Scripted()) as scripted:
+        yield scripted
 
 
 def client_for(server: Scripted, credential: Any = None) -> ArmClient:
@@ -208,3 +218,98 @@ def test_windows_never_exceed_30_days_and_times_use_the_cli_format() -> None:
     assert windows[0][0] == 0 and windows[-1][1] == 95 * 86400
     assert filter_time(13 * 3600 + 5 * 60 + 7.5) == "1970-01-01 01:05:07 PM"
     assert filter_time(0.2, round_up=True) == "1970-01-01 12:00:01 AM"
+
+
+# --- nextLinks that would carry the token elsewhere -------------------------------------------------
+
+
+class Recording(requests.adapters.BaseAdapter):
+    """The session's own adapter, noting the URL and Authorization header of every request sent."""
+
+    def __init__(self, inner: requests.adapters.BaseAdapter) -> None:
+        super().__init__()
+        self.inner = inner
+        self.sent: list[tuple[str, str | None]] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.sent.append((str(request.url), request.headers.get("Authorization")))
+        return self.inner.send(request, **kwargs)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def recording_client(server: Scripted) -> tuple[ArmClient, Recording]:
+    session = build_session(backoff_factor=0.01)
+    recording = Recording(session.get_adapter("http://"))
+    session.mount("http://", recording)
+    scope = "https://management.azure.com/.default"
+    return ArmClient(StaticCredential(), server.base, scope, ApiStats(), session=session), recording
+
+
+def _bind_pair() -> tuple[Scripted, Scripted]:
+    """ARM on a port P below 6554 and an attacker on port P*10+1: then `base + "1/subscriptions/..."`,
+    the join that once followed such a nextLink, is the attacker's address."""
+    for port in random.sample(range(1024, 6554), 300):
+        try:
+            arm = Scripted(port)
+        except OSError:
+            continue
+        try:
+            return arm, Scripted(port * 10 + 1)
+        except OSError:
+            arm.server_close()
+    pytest.fail("no free pair of loopback ports P and P*10+1")
+
+
+@pytest.fixture
+def arm_and_attacker() -> Iterator[tuple[Scripted, Scripted]]:
+    arm, attacker = _bind_pair()
+    with ExitStack() as stack:
+        yield stack.enter_context(serving(arm)), stack.enter_context(serving(attacker))
+
+
+PAGE_2 = "?%24skiptoken=2"
+HOSTILE_LINKS = {
+    # relative without a leading '/': joined to the endpoint they changed its port, or its host
+    "digit": ("1" + JOBS + PAGE_2, "refused"),
+    "dot-host": (".attacker.example" + JOBS + PAGE_2, "refused"),
+    "userinfo": ("@127.0.0.1:{attacker}" + JOBS + PAGE_2, "refused"),
+    "bad-port": ("http://127.0.0.1:port" + JOBS + PAGE_2, "refused"),
+    # absolute or host-relative links to another host: only their path and query are followed, on ARM
+    "other-host": ("http://127.0.0.1:{attacker}" + JOBS + PAGE_2, "followed"),
+    "network-path": ("//127.0.0.1:{attacker}" + JOBS + PAGE_2, "followed"),
+    "path-only": (JOBS + PAGE_2, "followed"),
+    "credentials-in-url": ("http://evil:pw@127.0.0.1:{arm}" + JOBS + PAGE_2, "followed"),
+}
+
+
+@pytest.mark.parametrize(("link", "outcome"), HOSTILE_LINKS.values(), ids=HOSTILE_LINKS.keys())
+def test_a_hostile_next_link_never_takes_the_token_off_the_arm_endpoint(
+    arm_and_attacker: tuple[Scripted, Scripted], link: str, outcome: str
+) -> None:
+    arm, attacker = arm_and_attacker
+    next_link = link.format(attacker=attacker.server_address[1], arm=arm.server_address[1])
+    arm.script(JOBS, ok({"value": [{"name": "a"}], "nextLink": next_link}), ok({"value": []}))
+    client, recording = recording_client(arm)
+    if outcome == "followed":
+        assert list(client.iter_job_pages(VAULT, 0, 60, deadline())) == [[{"name": "a"}], []]
+        assert arm.received[1][1]["$skiptoken"] == ["2"]
+    else:
+        with pytest.raises(ArmMalformedResponse, match="nextLink") as caught:
+            list(client.iter_job_pages(VAULT, 0, 60, deadline()))
+        assert TOKEN not in str(caught.value)
+        assert len(arm.received) == 1
+    assert attacker.received == []
+    assert recording.sent and all(url.startswith(arm.base + "/") for url, _ in recording.sent)
+    assert all(auth == f"Bearer {TOKEN}" for _, _, auth in arm.received)
+
+
+def test_a_listing_resumed_from_another_host_is_refused_before_any_request(
+    arm_and_attacker: tuple[Scripted, Scripted],
+) -> None:
+    arm, attacker = arm_and_attacker
+    client, recording = recording_client(arm)
+    with pytest.raises(ArmMalformedResponse, match="not on the ARM endpoint"):
+        list(client.job_pages(VAULT, 0, 60, deadline(), resume=attacker.base + JOBS + PAGE_2))
+    assert attacker.received == [] and recording.sent == []

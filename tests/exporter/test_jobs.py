@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 from azure_backup_exporter.jobs import (
+    MAX_DURATION_SECONDS,
+    MAX_SIZE_BYTES,
     MalformedJob,
     VaultRef,
+    is_plausible,
     parse_duration,
     parse_job,
     parse_size,
@@ -15,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 parts = st.tuples(
-    st.integers(0, 400), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59), st.integers(0, 9_999_999)
+    st.integers(0, 365), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59), st.integers(0, 9_999_999)
 )
 
 
@@ -31,7 +34,12 @@ def test_iso_and_timespan_durations_agree(p: tuple[int, int, int, int, int]) -> 
 
 @given(st.integers(0, 10**6), st.sampled_from(["S", "M", "H"]))
 def test_iso_single_unit(n: int, unit: str) -> None:
-    assert parse_duration(f"PT{n}{unit}") == n * {"S": 1, "M": 60, "H": 3600}[unit]
+    seconds = n * {"S": 1, "M": 60, "H": 3600}[unit]
+    if seconds <= MAX_DURATION_SECONDS:
+        assert parse_duration(f"PT{n}{unit}") == seconds
+    else:
+        with pytest.raises(ValueError, match="duration over"):
+            parse_duration(f"PT{n}{unit}")
 
 
 @pytest.mark.parametrize(
@@ -197,3 +205,72 @@ def test_a_finished_job_without_end_time_ends_after_its_duration() -> None:
     }
     job = parse_job(item)
     assert job.end_time is None and job.finished_at == job.start_time + 1200
+
+
+# --- hostile values ----------------------------------------------------------------------------------
+
+STARTED = "2026-11-26T01:00:00Z"
+
+
+def job_with(**properties: object) -> dict[str, object]:
+    return {"name": "h1", "properties": {"status": "Completed", "startTime": STARTED, **properties}}
+
+
+def sized(text: str) -> dict[str, object]:
+    return {"extendedInfo": {"propertyBag": {"Backup Size": text}}}
+
+
+@pytest.mark.parametrize(
+    ("properties", "reason"),
+    [
+        ({"duration": "1" * 400 + ".00:00:00"}, "bad_duration"),  # a TimeSpan of 400 digits of days
+        ({"duration": "P" + "9" * 400 + "D"}, "bad_duration"),  # an ISO duration of +Inf seconds
+        ({"duration": "P367D"}, "bad_duration"),
+        ({"duration": "-P367D"}, "bad_duration"),
+        ({"endTime": "9999-12-31T23:00:00-14:00"}, "bad_time"),  # past year 9999 once in UTC
+        ({"startTime": "1969-12-31T23:59:59Z"}, "bad_time"),
+        ({"startTime": "0002-01-01T00:00:00Z"}, "bad_time"),
+        ({"endTime": "2026-11-26T01:00:00+99:00"}, "bad_time"),
+        (sized("9" * 400 + " PB"), "bad_size"),
+        (sized("1025 PB"), "bad_size"),
+    ],
+)
+def test_absurd_values_are_malformed_not_overflows(properties: dict[str, object], reason: str) -> None:
+    with pytest.raises(MalformedJob) as caught:
+        parse_job(job_with(**properties))
+    assert caught.value.reason == reason
+    assert len(str(caught.value)) < 200  # the offending text is cut short in the log line
+
+
+def test_the_bounds_themselves_still_parse() -> None:
+    assert parse_duration("P366D") == MAX_DURATION_SECONDS
+    assert parse_size("1024 PB") == MAX_SIZE_BYTES
+    assert parse_timestamp("1970-01-01T00:00:00Z") == 0.0
+    assert parse_timestamp("9999-12-31T23:59:59Z") == 253402300799.0
+    assert parse_timestamp("9999-12-31T23:00:00+14:00") == 253402300799.0 - 14 * 3600 - 3599
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    fields = ("entityFriendlyName", "operation", "status", "backupManagementType", "jobType")
+    job = parse_job(
+        {
+            **job_with(**dict.fromkeys(fields, "a\ud800b"), errorDetails=[{"errorCode": "\udc80"}]),
+            "name": "j\udfff",
+        }
+    )
+    labels = (job.entity, job.operation, job.status, job.backup_management_type, job.job_type)
+    assert labels == ("a\ufffdb",) * 5
+    assert (job.job_id, job.error_code) == ("j\ufffd", "\ufffd")
+    vault = VaultRef.parse(
+        "/subscriptions/s\ud800/resourceGroups/rg\udbff/providers/Microsoft.RecoveryServices/vaults/v\udc00"
+    )
+    assert (vault.subscription_id, vault.resource_group, vault.name) == ("s\ufffd", "rg\ufffd", "v\ufffd")
+
+
+def test_a_job_far_in_the_future_is_implausible() -> None:
+    now = parse_timestamp("2026-11-26T12:00:00Z")
+    assert now is not None
+    assert is_plausible(parse_job(job_with()), now)
+    assert is_plausible(parse_job(job_with(startTime="2026-11-27T11:00:00Z")), now)  # clocks disagree
+    assert not is_plausible(parse_job(job_with(startTime="2099-01-01T00:00:00Z")), now)
+    assert not is_plausible(parse_job(job_with(endTime="2099-01-01T00:00:00Z")), now)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -154,6 +154,7 @@ def split_windows(start: float, end: float, size: float = MAX_WINDOW_SECONDS) ->
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port defaulted; ValueError for an unreadable authority."""
     parts = urlsplit(url)
     default = {"https": 443, "http": 80}.get(parts.scheme.lower())
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
@@ -217,6 +218,7 @@ class ArmClient:
     ) -> None:
         self._credential = credential
         self._base = arm_endpoint.rstrip("/")
+        self._endpoint = urlsplit(self._base)
         self._origin = _origin(self._base)
         self._scope = token_scope
         self.stats = stats
@@ -302,22 +304,46 @@ class ArmClient:
         """The nextLink as it will be asked: on the ARM endpoint, without its (stale) api-version."""
         if not next_link:
             return None
-        if not isinstance(next_link, str) or not urlsplit(next_link).path:
+        if not isinstance(next_link, str):
             raise ArmMalformedResponse(200, "MalformedResponse", "nextLink is not a URL", endpoint)
-        return _without_api_version(self._on_arm_endpoint(next_link))
+        return _without_api_version(self._on_arm_endpoint(next_link, endpoint))
 
-    def _on_arm_endpoint(self, link: str) -> str:
-        """The link itself when it points at the configured endpoint; else its path and query rebased there.
+    def _on_arm_endpoint(self, link: str, endpoint: str) -> str:
+        """The link's path and query on the configured endpoint, whatever host the link names.
 
         The bearer token goes with every request, so it must never follow a link to another host
-        (a proxy in front of ARM, or `localhost` written for `127.0.0.1`, also land here).
+        (a proxy in front of ARM, or `localhost` written for `127.0.0.1`, also land here): the URL is
+        rebuilt from the endpoint's own scheme and authority, never by joining text to it.
         """
-        if _origin(link) == self._origin:
-            return link
-        parts = urlsplit(link)
-        rebased = f"{self._base}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-        log.debug("nextLink host %s differs from the ARM endpoint; following its path there", parts.hostname)
+        try:
+            parts = urlsplit(link)
+            same_origin = _origin(link) == self._origin
+        except ValueError:
+            raise ArmMalformedResponse(200, "MalformedResponse", "nextLink is not a URL", endpoint) from None
+        # ARM's nextLinks are absolute. A link whose path does not start with '/' ("1/subscriptions/..."
+        # or "@host/...") is refused rather than resolved: joined to the endpoint it changed the host,
+        # and resolved against the root it would name a resource ARM never meant (a 404 at best).
+        if not parts.path.startswith("/"):
+            raise ArmMalformedResponse(
+                200, "MalformedResponse", "nextLink is neither an absolute URL nor an absolute path", endpoint
+            )
+        if not same_origin:
+            log.debug("nextLink host %s is not the ARM endpoint's; following its path there", parts.hostname)
+        path = parts.path if same_origin else self._endpoint.path.rstrip("/") + parts.path
+        rebased = urlunsplit((self._endpoint.scheme, self._endpoint.netloc, path, parts.query, ""))
+        self._require_on_endpoint(rebased, endpoint)
         return rebased
+
+    def _require_on_endpoint(self, url: str, endpoint: str) -> None:
+        """Refuse, before a token is asked for, any URL whose scheme, host or port is not the endpoint's."""
+        try:
+            on_endpoint = _origin(url) == self._origin and urlsplit(url).netloc == self._endpoint.netloc
+        except ValueError:
+            on_endpoint = False
+        if not on_endpoint:
+            raise ArmMalformedResponse(
+                0, "MalformedResponse", "refusing a URL that is not on the ARM endpoint", endpoint
+            )
 
     def _token(self) -> str:
         try:
@@ -337,6 +363,7 @@ class ArmClient:
     def _get(
         self, url: str, params: dict[str, str] | None, endpoint: str, subscription_id: str, deadline: float
     ) -> Any:
+        self._require_on_endpoint(url, endpoint)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise ArmUnreachable(0, "DeadlineExceeded", "the scrape's time budget ran out", endpoint)
