@@ -54,7 +54,9 @@ OPTIONS: dict[str, Option] = {
     "max-concurrency": Option(8, "Vaults refreshed at the same time."),
     "vault-list-interval": Option("10m", "How often the vaults of --subscription are listed again."),
     "scrape-timeout": Option(
-        "10s", "Time budget of a refresh when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds."
+        "10s",
+        "Time budget of a refresh when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds, "
+        "and the most it may ask for.",
     ),
     "detail-fetch-budget": Option(20, "Job details (for backup sizes) fetched per vault per refresh."),
     "log.level": Option("info", "debug, info, warning or error."),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -210,3 +211,20 @@ def test_check_reports_tls_and_basic_auth(tmp_path: Path) -> None:
     result = subprocess.run([COMMAND, "check", "--vault", VAULT, "--web.config.file", str(web_config)],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0 and "TLS off, basic auth on" in result.stdout, result.stderr
+
+
+def test_a_stalled_tls_handshake_neither_blocks_others_nor_lasts(
+    tmp_path: Path, start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
+) -> None:
+    ca = Authority(tmp_path)
+    server = ca.issue("server", server=True)
+    web_config = tmp_path / "web.yml"
+    web_config.write_text(f"tls_server_config:\n  cert_file: {server.cert}\n  key_file: {server.key}\n")
+    sim = start_sim(vaults=0)
+    exporter = start_exporter(sim, vaults=[sim.add_vault("rsv-stall")], detail_fetch_budget="0",
+                              **{"web.config.file": str(web_config), "web.connection-timeout": "1s"})
+    stalled = socket.create_connection(("127.0.0.1", exporter.port), timeout=60)  # no ClientHello
+    response = requests.get(f"{exporter.url}/healthz", verify=str(ca.pair.cert), timeout=30)
+    assert response.status_code == 200  # the handshake waits in its own thread, not in accept()
+    assert stalled.recv(1024) == b""  # and is given up after the connection timeout
+    stalled.close()
