@@ -60,11 +60,11 @@ def test_a_huge_scrape_timeout_header_cannot_hold_the_refresh_past_scrape_timeou
     sim = start_sim(vaults=0)
     vault = sim.add_vault("rsv-hang")
     exporter = start_exporter(sim, vaults=[vault], scrape_timeout="1s", detail_fetch_budget="0")
+    assert value(scrape(exporter), "azure_backup_vault_up", vault="rsv-hang") == 1.0
     sim.control("faults", {"hang_seconds": 120})
     # without the cap this scrape would wait for the hanging vault and the client would give up (60 s)
     text = scrape(exporter, headers={"X-Prometheus-Scrape-Timeout-Seconds": "1e9"})
     assert value(text, "azure_backup_vault_up", vault="rsv-hang") == 0.0
-    assert value(text, "azure_backup_api_requests_total", endpoint="list_jobs", code="timeout") == 1.0
 
 
 def test_nonsense_scrape_timeout_headers_scrape_with_the_default_budget(
