@@ -68,7 +68,9 @@ def serve(**params: Any) -> None:
     except OSError as error:
         click.echo(f"azure-backup-exporter: --web.listen-address: cannot listen: {error.strerror}", err=True)
         sys.exit(1)
-    click.echo(f"Serving metrics on {exporter.url}/metrics", err=True)
+    click.echo(
+        f"Serving metrics on {exporter.url}/metrics (listening on {exporter.listen_address})", err=True
+    )
     wait_for_interrupt()
     exporter.stop()
 
@@ -78,9 +80,11 @@ def serve(**params: Any) -> None:
 def check(**params: Any) -> None:
     """Validate the configuration (same options as serve) and exit: 0 if valid, else 2 and one line."""
     config = _load(params)
+    web = config.web_config
     click.echo(
         f"configuration OK: {len(config.vaults)} vault(s), {len(config.subscriptions)} subscription(s), "
-        f"ARM endpoint {config.arm_endpoint}, lookback {config.lookback_seconds:g}s"
+        f"ARM endpoint {config.arm_endpoint}, lookback {config.lookback_seconds:g}s, "
+        f"web: TLS {'on' if web and web.tls else 'off'}, basic auth {'on' if web and web.users else 'off'}"
     )
 
 

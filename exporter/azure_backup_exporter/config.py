@@ -20,6 +20,7 @@ import yaml
 
 from .azure.clouds import CLOUDS
 from .jobs import VaultRef
+from .webconfig import WebConfig, WebConfigError, load_web_config
 
 ENV_PREFIX = "AZURE_BACKUP_EXPORTER_"
 DEFAULT_PORT = 10091
@@ -35,6 +36,13 @@ class Option:
 OPTIONS: dict[str, Option] = {
     "config.file": Option(None, "YAML file holding any of these options (keys are the option names)."),
     "web.listen-address": Option(f":{DEFAULT_PORT}", "HOST:PORT where /metrics is served."),
+    "web.config.file": Option(
+        None, "Prometheus exporter-toolkit web config (TLS, basic auth); read again when it changes."
+    ),
+    "web.max-connections": Option(64, "Connections served at once; one more is answered 503."),
+    "web.connection-timeout": Option(
+        "30s", "A client must send its request within this time, and read the answer in as long."
+    ),
     "vault": Option((), "Resource id of a vault to collect (repeatable).", multiple=True),
     "subscription": Option((), "Collect every vault of this subscription (repeatable).", multiple=True),
     "cloud": Option("public", "Azure cloud: " + ", ".join(CLOUDS) + "."),
@@ -46,7 +54,9 @@ OPTIONS: dict[str, Option] = {
     "max-concurrency": Option(8, "Vaults refreshed at the same time."),
     "vault-list-interval": Option("10m", "How often the vaults of --subscription are listed again."),
     "scrape-timeout": Option(
-        "10s", "Time budget of a refresh when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds."
+        "10s",
+        "Time budget of a refresh when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds, "
+        "and the most it may ask for.",
     ),
     "detail-fetch-budget": Option(20, "Job details (for backup sizes) fetched per vault per refresh."),
     "log.level": Option("info", "debug, info, warning or error."),
@@ -111,6 +121,9 @@ class Config:
     scrape_timeout_seconds: float
     detail_fetch_budget: int
     log_level: str
+    web_config: WebConfig | None = None
+    max_connections: int = 64
+    connection_timeout_seconds: float = 30.0
 
 
 class _Sources:
@@ -252,6 +265,16 @@ def _arm_endpoint(sources: _Sources, cloud: str) -> str:
     return str(value).strip().rstrip("/")
 
 
+def _web_config(sources: _Sources) -> WebConfig | None:
+    path = sources.values["web.config.file"][0]
+    if path is None or str(path).strip() == "":
+        return None
+    try:
+        return load_web_config(str(path).strip())
+    except WebConfigError as error:
+        raise ConfigError(str(error)) from None
+
+
 def _validate(sources: _Sources, require_vaults: bool) -> Config:
     host, port = _listen_address(sources)
     cloud = str(sources.values["cloud"][0]).strip().lower()
@@ -280,6 +303,9 @@ def _validate(sources: _Sources, require_vaults: bool) -> Config:
         scrape_timeout_seconds=_duration(sources, "scrape-timeout", minimum=1),
         detail_fetch_budget=_integer(sources, "detail-fetch-budget", 0),
         log_level=log_level,
+        web_config=_web_config(sources),
+        max_connections=_integer(sources, "web.max-connections", 1),
+        connection_timeout_seconds=_duration(sources, "web.connection-timeout", minimum=1),
     )
     if require_vaults and not vaults and not subscriptions:
         raise ConfigError(

@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from . import __version__
 from .azure import ApiStats, ArmClient
 from .azure.client import TokenCredential
 from .collector import BackupCollector
@@ -24,6 +25,7 @@ from .jobs import VaultRef
 from .scheduler import Scheduler
 from .tracker import VaultTracker
 from .web import build_app, make_server, serve_in_thread
+from .webconfig import WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -90,26 +92,55 @@ class Exporter:
         self._server: Any = None
 
     def start(self) -> None:
-        self._server = make_server(build_app(self.registry), self.config.listen_host, self.config.listen_port)
+        settings = WebSettings(self.config.web_config) if self.config.web_config is not None else None
+        self._server = make_server(
+            build_app(self.registry, self.config.scrape_timeout_seconds),
+            self.config.listen_host,
+            self.config.listen_port,
+            max_connections=self.config.max_connections,
+            connection_timeout=self.config.connection_timeout_seconds,
+            settings=settings,
+        )
         serve_in_thread(self._server)
+        log.info(
+            "azure-backup-exporter %s listening on %s (TLS %s, basic auth %s); %d vault(s), "
+            "%d subscription(s), cloud %s",
+            __version__,
+            self.listen_address,
+            "on" if self._server.tls else "off",
+            "on" if self._server.basic_auth else "off",
+            len(self.config.vaults),
+            len(self.config.subscriptions),
+            self.config.cloud,
+        )
 
     @property
     def port(self) -> int:
         return int(self._server.server_port)
 
     @property
+    def listen_address(self) -> str:
+        """The address really listened on, e.g. `0.0.0.0:10091` (every IPv4 interface) or `[::1]:8080`."""
+        host = self._server.server_address[0]
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
     def url(self) -> str:
-        host = self.config.listen_host or "127.0.0.1"
+        """A URL that reaches the exporter from this host (a wildcard address becomes loopback)."""
+        host = self._server.server_address[0]
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1" if host == "0.0.0.0" else "::1"
         shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{self.port}"
+        scheme = "https" if self._server.tls else "http"
+        return f"{scheme}://{shown}:{self.port}"
 
     def stop(self) -> None:
         if self._server is not None:
+            address = self.listen_address
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            log.info("azure-backup-exporter %s stopped listening on %s", __version__, address)
         self.scheduler.close()
 
     def __enter__(self) -> Exporter:
