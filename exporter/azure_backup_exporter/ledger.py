@@ -9,6 +9,7 @@ into the immutable values the collector renders.
 Rules it holds:
 - a job is counted when first seen finished, whatever the number of listings that return it again;
 - a job that leaves the lookback is forgotten, and an entity with no job left in it vanishes;
+- a job dated more than a day in the future is malformed, never an entity's latest job;
 - a size once known is kept when a later listing (which never carries `extendedInfo`) repeats the job;
 - a running job that a listing covering its start no longer returns is a candidate for a check by id
   (`unlisted_running`); only the reader's confirmation (404) removes it (`vanished`).
@@ -21,7 +22,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from .jobs import Job, MalformedJob, VaultRef
+from .jobs import Job, MalformedJob, VaultRef, is_plausible
 from .snapshot import (
     DURATION_BUCKETS_SECONDS,
     EntityKey,
@@ -136,7 +137,18 @@ class VaultLedger:
         vanished: Iterable[str],
         now: float,
     ) -> list[Malformed]:
-        """Fold in a complete listing that ended at `now`; returns the malformed records new to us."""
+        """Fold in a complete listing that ended at `now`; returns the malformed records new to us.
+
+        A job dated more than a day after `now` is malformed (`future_time`): kept, it would stay the
+        entity's latest job until that date.
+        """
+        future = [job for job in listed.values() if not is_plausible(job, now)]
+        if future:
+            listed = {job_id: job for job_id, job in listed.items() if is_plausible(job, now)}
+            malformed = [
+                *malformed,
+                *((job.job_id, MalformedJob("future_time", job.job_id)) for job in future),
+            ]
         new_malformed = self._count_malformed(malformed)
         for job_id in vanished:
             self._jobs.pop(job_id, None)

@@ -207,3 +207,14 @@ def test_parsed_recorded_shapes_feed_the_ledger() -> None:
     ledger.apply_listing(listing(parse_job(item)), [], [], start + 7200)
     # as Azure reports it (one hour and 40 seconds: no minutes in that form), not end minus start
     assert entity(snap(ledger, start + 7200)).last_job_duration_seconds == 3640.4431187
+
+
+def test_a_job_dated_in_the_future_is_malformed_and_never_the_latest() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ahead = job("2099", status="Failed", start=4_070_908_800.0)  # 2099-01-01
+    nearly_now = job("skewed", start=T0 + 3600)  # an hour of clock skew is tolerated
+    for minute in range(3):
+        ledger.apply_listing(listing(job("a"), ahead, nearly_now), [], [], T0 + 60 * minute)
+    snapshot = snap(ledger)
+    assert entity(snapshot).last_job.job_id == "skewed"
+    assert snapshot.malformed_jobs == {"future_time": 1}
