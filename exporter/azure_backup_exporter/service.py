@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from . import __version__
 from .azure import ApiStats, ArmClient
-from .azure.client import TokenCredential
+from .azure.token import TokenCredential
 from .collector import BackupCollector
 from .config import Config
 from .discovery import CombinedVaults, StaticVaults, SubscriptionVaults, VaultSource

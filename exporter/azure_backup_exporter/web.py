@@ -46,8 +46,10 @@ ALLOWED_METHODS = ("GET", "HEAD")
 REALM = "azure-backup-exporter"
 _WEB_CONFIG_KEY = "azure_backup_exporter.web_config"
 _MAX_REQUEST_LINE = 65536
-_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-         b"Connection: close\r\nContent-Length: 30\r\n\r\ntoo many connections, retry.\r\n")
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\nContent-Length: 30\r\n\r\ntoo many connections, retry.\r\n"
+)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -105,8 +107,12 @@ def build_app(registry: CollectorRegistry, scrape_timeout: float | None = None) 
             return _text(start_response, "404 Not Found", "not found\n")
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ALLOWED_METHODS:
-            return _text(start_response, "405 Method Not Allowed", f"{method} not allowed; use GET or HEAD\n",
-                         ("Allow", ", ".join(ALLOWED_METHODS)))
+            return _text(
+                start_response,
+                "405 Method Not Allowed",
+                f"{method} not allowed; use GET or HEAD\n",
+                ("Allow", ", ".join(ALLOWED_METHODS)),
+            )
         if method == "GET":
             return route(environ, start_response)
         captured: list[Any] = []
@@ -129,8 +135,12 @@ def with_web_config(app: WsgiApp, settings: WebSettings) -> WsgiApp:
             return start_response(status, [*headers, *config.headers], *exc)
 
         if config.users and not _authorised(settings, config, environ.get("HTTP_AUTHORIZATION", "")):
-            return _text(respond, "401 Unauthorized", "unauthorized\n",
-                         ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'))
+            return _text(
+                respond,
+                "401 Unauthorized",
+                "unauthorized\n",
+                ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'),
+            )
         return app(environ, respond)
 
     return guarded
@@ -226,8 +236,15 @@ class ExporterServer(ThreadingMixIn, WSGIServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], *, family: socket.AddressFamily, max_connections: int,
-                 connection_timeout: float, settings: WebSettings | None) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        family: socket.AddressFamily,
+        max_connections: int,
+        connection_timeout: float,
+        settings: WebSettings | None,
+    ) -> None:
         self.address_family = family
         self.max_connections = max_connections
         self.connection_timeout = connection_timeout
@@ -311,14 +328,26 @@ class ExporterServer(ThreadingMixIn, WSGIServer):
         log.debug("%s: connection failed", client_address[0], exc_info=True)
 
 
-def make_server(app: WsgiApp, host: str, port: int, *, max_connections: int = 64,
-                connection_timeout: float = 30.0, settings: WebSettings | None = None) -> ExporterServer:
+def make_server(
+    app: WsgiApp,
+    host: str,
+    port: int,
+    *,
+    max_connections: int = 64,
+    connection_timeout: float = 30.0,
+    settings: WebSettings | None = None,
+) -> ExporterServer:
     """A listening server (port 0 picks a free one: read `server.server_port`)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     if settings is not None:
         app = with_web_config(app, settings)
-    server = ExporterServer((host, port), family=family, max_connections=max_connections,
-                            connection_timeout=connection_timeout, settings=settings)
+    server = ExporterServer(
+        (host, port),
+        family=family,
+        max_connections=max_connections,
+        connection_timeout=connection_timeout,
+        settings=settings,
+    )
     server.set_app(app)
     return server
 
@@ -327,4 +356,3 @@ def serve_in_thread(server: WSGIServer) -> threading.Thread:
     thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
     thread.start()
     return thread
-

@@ -45,12 +45,22 @@ _VERIFY_MODES: dict[str, tuple[ssl.VerifyMode, bool]] = {
 }
 _TLS_KEYS = {"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version", "max_version"}
 _UNSUPPORTED_TLS_KEYS = {
-    "cert", "key", "client_ca", "cipher_suites", "curve_preferences", "prefer_server_cipher_suites",
+    "cert",
+    "key",
+    "client_ca",
+    "cipher_suites",
+    "curve_preferences",
+    "prefer_server_cipher_suites",
     "client_allowed_sans",
 }
 # exporter-toolkit allows only these response headers in http_server_config.headers.
-_HEADERS = ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "X-XSS-Protection",
-            "Strict-Transport-Security")
+_HEADERS = (
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "X-XSS-Protection",
+    "Strict-Transport-Security",
+)
 _BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
 # Checked when the user is unknown, so that a wrong user name costs as much time as a wrong password.
 _DUMMY_HASH = b"$2b$10$YB08gZeCz.D0vtXq1fIUrOPvGUXvHSFRMFyABvr8E/Hao8TydBZxi"
@@ -99,8 +109,11 @@ class WebConfig:
         """The files this reading depends on: a change to any of them means reading again."""
         if self.tls is None:
             return (self.path,)
-        return tuple(p for p in (self.path, self.tls.cert_file, self.tls.key_file, self.tls.client_ca_file)
-                     if p is not None)
+        return tuple(
+            p
+            for p in (self.path, self.tls.cert_file, self.tls.key_file, self.tls.client_ca_file)
+            if p is not None
+        )
 
 
 def _fail(key: str, expected: str, got: Any = None) -> WebConfigError:
@@ -141,11 +154,17 @@ def _tls(data: Any, directory: Path) -> TlsSettings | None:
     auth = tls.get("client_auth_type") or "NoClientCert"
     if auth not in _VERIFY_MODES:
         raise _fail("tls_server_config.client_auth_type", "one of " + ", ".join(_VERIFY_MODES), auth)
-    ca = _file(directory, "tls_server_config.client_ca_file", tls["client_ca_file"]) \
-        if tls.get("client_ca_file") else None
+    ca = (
+        _file(directory, "tls_server_config.client_ca_file", tls["client_ca_file"])
+        if tls.get("client_ca_file")
+        else None
+    )
     if ca is not None and auth == "NoClientCert":
-        raise _fail("tls_server_config.client_auth_type", "a client auth type other than NoClientCert "
-                    "when client_ca_file is set", auth)
+        raise _fail(
+            "tls_server_config.client_auth_type",
+            "a client auth type other than NoClientCert when client_ca_file is set",
+            auth,
+        )
     if ca is None and _VERIFY_MODES[auth][1]:
         raise _fail("tls_server_config.client_ca_file", f"a CA file to verify client certificates ({auth})")
     versions = {}
@@ -154,8 +173,9 @@ def _tls(data: Any, directory: Path) -> TlsSettings | None:
         if versions[key] not in TLS_VERSIONS:
             raise _fail(f"tls_server_config.{key}", "TLS12 or TLS13", versions[key])
     if TLS_VERSIONS[versions["min_version"]] > TLS_VERSIONS[versions["max_version"]]:
-        raise _fail("tls_server_config.max_version", "a version not below min_version",
-                    versions["max_version"])
+        raise _fail(
+            "tls_server_config.max_version", "a version not below min_version", versions["max_version"]
+        )
     return TlsSettings(
         cert_file=_file(directory, "tls_server_config.cert_file", tls["cert_file"]),
         key_file=_file(directory, "tls_server_config.key_file", tls["key_file"]),
@@ -177,8 +197,10 @@ def _users(data: Any) -> dict[str, bytes]:
             raise _fail("basic_auth_users", "user names without ':'", user)
         if not isinstance(hashed, str) or not _BCRYPT_HASH.match(hashed):
             # the hash itself is not shown: it is a secret too
-            raise _fail(f"basic_auth_users.{user}", "a bcrypt hash such as $2y$10$... (htpasswd -nBC 10 '' "
-                        "| tr -d ':')")
+            raise _fail(
+                f"basic_auth_users.{user}",
+                "a bcrypt hash such as $2y$10$... (htpasswd -nBC 10 '' | tr -d ':')",
+            )
         users[user] = hashed.encode()
     return users
 
@@ -207,16 +229,17 @@ def load_web_config(path: str | Path) -> WebConfig:
         line = getattr(getattr(error, "problem_mark", None), "line", None)
         at = f" at line {line + 1}" if line is not None else ""
         raise WebConfigError(f"{OPTION}: {str(path)!r} is not valid YAML{at}") from None
-    top = _mapping(data, "", {"tls_server_config", "http_server_config", "basic_auth_users"},
-                   {"rate_limit"})
+    top = _mapping(data, "", {"tls_server_config", "http_server_config", "basic_auth_users"}, {"rate_limit"})
     tls = _tls(top.get("tls_server_config"), path.resolve().parent)
     try:
         context = tls.context() if tls is not None else None
     except ssl.SSLError as error:
-        raise WebConfigError(f"{OPTION}: tls_server_config: cannot use the certificate, key or CA: "
-                             f"{error.reason or error}") from None
-    return WebConfig(path, tls, context, _users(top.get("basic_auth_users")), _headers(
-        top.get("http_server_config")))
+        raise WebConfigError(
+            f"{OPTION}: tls_server_config: cannot use the certificate, key or CA: {error.reason or error}"
+        ) from None
+    return WebConfig(
+        path, tls, context, _users(top.get("basic_auth_users")), _headers(top.get("http_server_config"))
+    )
 
 
 class WebSettings:

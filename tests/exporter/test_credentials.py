@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from azure_backup_exporter.azure.client import credential_message
+from azure_backup_exporter.azure.token import credential_message
 
 from .harness import http
 from .test_integration import free_port, wait_until_listening

@@ -9,33 +9,38 @@ Errors come out as the typed exceptions of `errors.py`.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError, ResponseError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    MaxRetryError,
+    ReadTimeoutError,
+    ResponseError,
+)
 from urllib3.util.retry import Retry
 
 from ..jobs import VaultRef
+from .deadline import DeadlineAdapter, deadline_scope
 from .errors import (
     ArmError,
     ArmMalformedResponse,
+    ArmThrottled,
     ArmUnreachable,
-    CredentialError,
     error_for_status,
 )
 from .stats import ApiStats
+from .token import TokenCredential, TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +59,6 @@ class Page(NamedTuple):
     next_url: str | None
 
 
-class TokenCredential(Protocol):
-    def get_token(self, *scopes: str) -> Any: ...
-
-
 @dataclass
 class _Call:
     endpoint: str
@@ -72,6 +73,7 @@ class _BudgetExhausted(Exception):
     def __init__(self, status: int, wait: float) -> None:
         super().__init__(f"waiting {wait:.1f}s before retrying would exceed the scrape's time budget")
         self.status = status
+        self.wait = wait
 
 
 def _code(response: Any, error: Exception | None) -> str:
@@ -126,7 +128,7 @@ def build_session(backoff_factor: float = 0.5) -> requests.Session:
         raise_on_status=False,
     )
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=64)
+    adapter = DeadlineAdapter(max_retries=retry, pool_connections=4, pool_maxsize=64)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "azure-backup-exporter"
@@ -171,23 +173,6 @@ def _without_api_version(link: str) -> str:
     return parts._replace(query="&".join(kept)).geturl()
 
 
-_ATTEMPT = re.compile(r"^\t(?P<name>\w+): (?P<reason>.*)$")
-
-
-def credential_message(text: str) -> str:
-    """azure-identity's multi-line report, on one line: each credential source tried and why it failed."""
-    attempts = []
-    for line in text.splitlines():
-        match = _ATTEMPT.match(line)
-        if match:
-            reason = match["reason"].removeprefix(f"{match['name']} authentication unavailable.").strip()
-            reason = reason.split(". ")[0].rstrip(".")[:100] or "unavailable"
-            attempts.append(f"{match['name']} ({reason})")
-    if not attempts:
-        return " ".join(text.split())[:1000]
-    return "no Azure credential found; tried " + ", ".join(attempts)
-
-
 def _arm_error(response: requests.Response, endpoint: str) -> ArmError:
     code, message = f"HTTP{response.status_code}", response.reason or ""
     try:
@@ -216,14 +201,14 @@ class ArmClient:
         session: requests.Session | None = None,
         request_timeout: float = 30.0,
     ) -> None:
-        self._credential = credential
+        self._tokens = TokenSource(credential, token_scope)
         self._base = arm_endpoint.rstrip("/")
         self._endpoint = urlsplit(self._base)
         self._origin = _origin(self._base)
-        self._scope = token_scope
         self.stats = stats
         self._session = session or build_session()
         self._timeout = request_timeout
+        self._throttled_until: dict[str, float] = {}  # subscription id -> monotonic time Azure asked for
 
     # --- public calls -------------------------------------------------------------------------
 
@@ -345,13 +330,6 @@ class ArmClient:
                 0, "MalformedResponse", "refusing a URL that is not on the ARM endpoint", endpoint
             )
 
-    def _token(self) -> str:
-        try:
-            return str(self._credential.get_token(self._scope).token)
-        except Exception as error:  # azure-identity raises several types; all mean "no token"
-            message = credential_message(str(error))
-            raise CredentialError(0, "CredentialUnavailable", message, "token") from None
-
     @contextmanager
     def _call(self, endpoint: str, deadline: float) -> Iterator[None]:
         _current.call = _Call(endpoint, deadline, self.stats)
@@ -363,38 +341,70 @@ class ArmClient:
     def _get(
         self, url: str, params: dict[str, str] | None, endpoint: str, subscription_id: str, deadline: float
     ) -> Any:
+        """One GET, retried as `build_session` says, answered whole by `deadline` or not at all."""
         self._require_on_endpoint(url, endpoint)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if time.monotonic() >= deadline:
             raise ArmUnreachable(0, "DeadlineExceeded", "the scrape's time budget ran out", endpoint)
-        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
-        timeout = min(remaining, self._timeout)
+        self._respect_retry_after(subscription_id, endpoint)
+        headers = {"Authorization": f"Bearer {self._tokens.get(deadline)}", "Accept": "application/json"}
+        timeout = min(max(0.0, deadline - time.monotonic()), self._timeout)
         try:
-            with self._call(endpoint, deadline):
+            with self._call(endpoint, deadline), deadline_scope(deadline):
                 response = self._session.get(
                     url, params=params, headers=headers, timeout=timeout, allow_redirects=False
                 )
         except _BudgetExhausted as error:
+            if error.status == 429:
+                self._throttled_until[subscription_id] = time.monotonic() + error.wait
             raise error_for_status(error.status, "RetryBudgetExhausted", str(error), endpoint) from None
-        except requests.Timeout:
-            self.stats.record_request(endpoint, "timeout")
-            raise ArmUnreachable(0, "Timeout", f"no answer within {timeout:.2f}s", endpoint) from None
         except requests.RequestException as error:
             reason = getattr(error.args[0], "reason", None) if error.args else None
-            if isinstance(reason, ReadTimeoutError | ConnectTimeoutError):
+            timed_out = isinstance(error, requests.Timeout) or isinstance(
+                reason, ReadTimeoutError | ConnectTimeoutError
+            )
+            if timed_out or time.monotonic() >= deadline:  # a cut at the deadline reads as a reset connection
                 self.stats.record_request(endpoint, "timeout")
-                raise ArmUnreachable(0, "Timeout", f"no answer within {timeout:.2f}s", endpoint) from None
+                raise ArmUnreachable(
+                    0, "Timeout", "no complete answer within the scrape's time budget", endpoint
+                ) from None
             self.stats.record_request(endpoint, "error")
             raise ArmUnreachable(0, "ConnectionError", type(error).__name__, endpoint) from None
         self.stats.record_request(endpoint, str(response.status_code))
         remaining_reads = response.headers.get(RATELIMIT_HEADER)
         if remaining_reads and remaining_reads.strip().isdigit():
             self.stats.record_remaining_reads(subscription_id, int(remaining_reads))
+        if response.status_code == 429:
+            wait = _retry_after_seconds(response.headers.get("Retry-After"))
+            if wait:
+                self._throttled_until[subscription_id] = time.monotonic() + wait
         if not 200 <= response.status_code < 300:
             raise _arm_error(response, endpoint)
         try:
             return response.json()
-        except (ValueError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
             raise ArmMalformedResponse(
                 response.status_code, "MalformedResponse", "the body is not valid JSON", endpoint
             ) from None
+
+    def _respect_retry_after(self, subscription_id: str, endpoint: str) -> None:
+        """Send nothing for a subscription while Azure's last Retry-After for it runs, across scrapes."""
+        until = self._throttled_until.get(subscription_id)
+        if until is None:
+            return
+        left = until - time.monotonic()
+        if left <= 0:
+            self._throttled_until.pop(subscription_id, None)
+            return
+        raise ArmThrottled(
+            429, "RetryAfter", f"Azure asked to wait; {left:.0f}s left before the next request", endpoint
+        )
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Seconds in a Retry-After header (a number of seconds, or an HTTP date), None if unreadable."""
+    if not value or not value.strip():
+        return None
+    try:
+        return Retry().parse_retry_after(value)
+    except InvalidHeader:
+        return None
