@@ -7,7 +7,7 @@ is the registry's view of it: at each scrape it asks the scheduler for fresh sna
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.core import (
@@ -79,6 +79,9 @@ METRICS: tuple[MetricSpec, ...] = (
                "1 if the last refresh of the vault succeeded, else 0." + CACHE_NOTE, VAULT_LABELS),
     MetricSpec("azure_backup_vault_refresh_duration_seconds", "gauge",
                "How long the last refresh of the vault took." + CACHE_NOTE, VAULT_LABELS),
+    MetricSpec("azure_backup_subscription_up", "gauge",
+               "1 if the last listing of the subscription's vaults (--subscription) succeeded, else 0; "
+               "a failed listing keeps the vaults listed before.", ("subscription_id",)),
     MetricSpec("azure_backup_api_requests_total", "counter",
                "Requests to Azure by kind of request and HTTP status (retries included).",
                ("endpoint", "code")),
@@ -105,7 +108,12 @@ def _bucket_bound(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(float(bound))
 
 
-def render(vaults: Sequence[VaultSnapshot], api: ApiSnapshot, version: str = __version__) -> list[Metric]:
+def render(
+    vaults: Sequence[VaultSnapshot],
+    api: ApiSnapshot,
+    version: str = __version__,
+    subscriptions_up: Mapping[str, bool] | None = None,
+) -> list[Metric]:
     """Metric families for the given snapshots, in the order of `METRICS`; no I/O, no clock."""
     families = {spec.name: _family(spec.name) for spec in METRICS}
 
@@ -151,6 +159,8 @@ def render(vaults: Sequence[VaultSnapshot], api: ApiSnapshot, version: str = __v
                 [utf8_text(v) for v in vault + (bmt, operation)], buckets, histogram.sum_seconds
             )
         add("azure_backup_jobs_malformed_total", vault, float(sum(snap.malformed_jobs.values())))
+    for subscription, up in sorted((subscriptions_up or {}).items()):
+        add("azure_backup_subscription_up", (subscription,), 1.0 if up else 0.0)
     for (endpoint, code), count in sorted(api.requests.items()):
         add("azure_backup_api_requests_total", (endpoint, code), float(count))
     for subscription, remaining in sorted(api.ratelimit_remaining_reads.items()):
@@ -173,9 +183,12 @@ class BackupCollector(Collector):
         self,
         snapshots: Callable[[float | None], Sequence[VaultSnapshot]],
         api_snapshot: Callable[[], ApiSnapshot],
+        subscriptions_up: Callable[[], Mapping[str, bool]] = dict,
     ) -> None:
         self._snapshots = snapshots
         self._api_snapshot = api_snapshot
+        self._subscriptions_up = subscriptions_up
 
     def collect(self) -> Iterable[Metric]:
-        return render(self._snapshots(current_budget()), self._api_snapshot())
+        vaults = self._snapshots(current_budget())
+        return render(vaults, self._api_snapshot(), subscriptions_up=self._subscriptions_up())

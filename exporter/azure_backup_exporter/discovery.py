@@ -1,8 +1,10 @@
 """Which vaults to collect: the configured ones, plus every vault of the configured subscriptions.
 
-Subscriptions are re-listed every `relist_interval` seconds, not at each scrape. A failed listing
-keeps the previous list (and is retried at the next scrape). `VaultSource` is the seam for later
-backends (Azure Resource Graph) and for sharding vaults across replicas.
+Subscriptions are re-listed every `relist_interval` seconds, not at each scrape, within a share of the
+scrape's budget (the vaults' refreshes need the rest). A failed or slow listing keeps the previous list
+(and is retried at the next scrape), and marks the subscription down (`azure_backup_subscription_up`).
+`VaultSource` is the seam for later backends (Azure Resource Graph) and for sharding vaults across
+replicas.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class StaticVaults:
         return list(self._vaults)
 
 
+# Share of what is left of a scrape's budget that listing the subscriptions' vaults may take.
+DISCOVERY_BUDGET_SHARE = 0.5
+
+
 class SubscriptionVaults:
     """Every vault of some subscriptions, listed through ARM and cached for `relist_interval` seconds."""
 
@@ -43,13 +49,21 @@ class SubscriptionVaults:
         self._interval = relist_interval
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, list[VaultRef]]] = {}
+        self._up: dict[str, bool] = {}
 
     def vaults(self, deadline: float) -> list[VaultRef]:
+        now = time.monotonic()
+        own_deadline = now + max(0.0, deadline - now) * DISCOVERY_BUDGET_SHARE
         with self._lock:
             found: list[VaultRef] = []
             for subscription in self._subscriptions:
-                found.extend(self._vaults_of(subscription, deadline))
+                found.extend(self._vaults_of(subscription, own_deadline))
             return found
+
+    def subscriptions_up(self) -> dict[str, bool]:
+        """Whether the last listing of each subscription's vaults succeeded (absent before the first)."""
+        with self._lock:
+            return dict(self._up)
 
     def _vaults_of(self, subscription: str, deadline: float) -> list[VaultRef]:
         cached = self._cache.get(subscription)
@@ -58,6 +72,7 @@ class SubscriptionVaults:
         try:
             listed = self._client.list_vaults(subscription, deadline)
         except ArmError as error:
+            self._up[subscription] = False
             log.error(
                 "subscription %s: listing vaults failed: %s %s: %s",
                 subscription,
@@ -67,6 +82,7 @@ class SubscriptionVaults:
             )
             return cached[1] if cached else []
         self._cache[subscription] = (time.monotonic(), listed)
+        self._up[subscription] = True
         return listed
 
 
@@ -75,6 +91,13 @@ class CombinedVaults:
 
     def __init__(self, sources: Sequence[VaultSource]) -> None:
         self._sources = list(sources)
+
+    def subscriptions_up(self) -> dict[str, bool]:
+        up: dict[str, bool] = {}
+        for source in self._sources:
+            if isinstance(source, SubscriptionVaults):
+                up.update(source.subscriptions_up())
+        return up
 
     def vaults(self, deadline: float) -> list[VaultRef]:
         unique: dict[tuple[str, str, str], VaultRef] = {}

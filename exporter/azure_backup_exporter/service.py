@@ -78,15 +78,18 @@ class Exporter:
             lookback = lookbacks.get(vault.key, config.lookback_seconds)
             return VaultTracker(vault, self.client, lookback, config.detail_fetch_budget, clock)
 
+        discovery = CombinedVaults(sources)
         self.scheduler = Scheduler(
-            CombinedVaults(sources),
+            discovery,
             make_tracker,
             self.stats.remaining_reads,
             max_concurrency=config.max_concurrency,
             min_refresh_interval=config.min_refresh_interval_seconds,
             default_budget=config.scrape_timeout_seconds,
         )
-        self.collector = BackupCollector(self.scheduler.scrape, self.stats.snapshot)
+        self.collector = BackupCollector(
+            self.scheduler.scrape, self.stats.snapshot, discovery.subscriptions_up
+        )
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
         self._server: Any = None

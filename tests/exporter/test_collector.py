@@ -99,7 +99,11 @@ def fixed_snapshots() -> tuple[list[VaultSnapshot], ApiSnapshot]:
 class _Fixed(Collector):
     def collect(self):  # type: ignore[no-untyped-def]
         vaults, api = fixed_snapshots()
-        return render(vaults, api, version="1.2.3")
+        subscriptions = {
+            "00000000-0000-0000-0000-000000000001": True,
+            "00000000-0000-0000-0000-000000000003": False,
+        }
+        return render(vaults, api, version="1.2.3", subscriptions_up=subscriptions)
 
 
 def exposition() -> str:
