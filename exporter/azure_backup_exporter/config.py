@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -67,7 +67,7 @@ _DURATION = re.compile(
     r"(?:(?P<m>\d+)m(?!s))?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?$"
 )
 _DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
-_SUBSCRIPTION = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_SUBSCRIPTION = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -256,13 +256,28 @@ def _arm_endpoint(sources: _Sources, cloud: str) -> str:
     value = sources.values["arm-endpoint"][0]
     if value is None:
         return CLOUDS[cloud].arm_endpoint
-    parts = urlsplit(str(value).strip())
+    text = str(value).strip()
+    parts = urlsplit(text)
+    shown = _without_userinfo(text)  # errors never echo a user:password
     expected = "an https:// URL, or http:// to a loopback address (127.0.0.1, ::1, localhost)"
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise sources.error("arm-endpoint", expected)
+        raise sources.error("arm-endpoint", expected, got=shown)
+    if parts.username is not None or parts.password is not None:
+        raise sources.error(
+            "arm-endpoint", expected + ", without user:password (a bearer token authenticates)", got=shown
+        )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise sources.error("arm-endpoint", expected + " (a bearer token travels with each request)")
-    return str(value).strip().rstrip("/")
+        raise sources.error(
+            "arm-endpoint", expected + " (a bearer token travels with each request)", got=shown
+        )
+    return text.rstrip("/")
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def _web_config(sources: _Sources) -> WebConfig | None:

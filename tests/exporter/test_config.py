@@ -47,6 +47,12 @@ def run_serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
         ),
         (["--vault", VAULT, "--web.listen-address", "nope"], {}, "--web.listen-address: expected HOST:PORT"),
         ([], {}, "--vault or --subscription: expected at least one"),
+        (["--subscription", "not-a-guid"], {}, "--subscription: expected a subscription id (a GUID)"),
+        (
+            ["--vault", VAULT, "--arm-endpoint", "https://admin:s3cret@arm.example.com"],
+            {},
+            "--arm-endpoint: expected an https:// URL",
+        ),
     ],
 )
 def test_bad_configuration_exits_2_with_one_line(args: list[str], env: dict[str, str], named: str) -> None:
@@ -54,6 +60,7 @@ def test_bad_configuration_exits_2_with_one_line(args: list[str], env: dict[str,
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0], result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
 
 
 def test_file_then_environment_then_flags(tmp_path: Path) -> None:
