@@ -19,6 +19,9 @@ from typing import Any, Protocol
 from .errors import CredentialError
 
 REFRESH_BEFORE_EXPIRY_SECONDS = 300.0
+# A fetch still running after this long is given up on (left to end by itself) and another one started:
+# a token endpoint that hung once must not hold every refresh until azure-identity's own 5-minute timeout.
+STALE_FETCH_SECONDS = 30.0
 
 
 class TokenCredential(Protocol):
@@ -51,6 +54,7 @@ class TokenSource:
         self._lock = threading.Lock()
         self._token: Any = None
         self._fetching: Future[Any] | None = None
+        self._fetch_started = 0.0
 
     def get(self, deadline: float) -> str:
         with self._lock:
@@ -60,8 +64,10 @@ class TokenSource:
                 > time.time()
             ):
                 return str(self._token.token)
-            if self._fetching is None or self._fetching.done():
+            stale = time.monotonic() - self._fetch_started > STALE_FETCH_SECONDS
+            if self._fetching is None or self._fetching.done() or stale:
                 self._fetching = Future()
+                self._fetch_started = time.monotonic()
                 threading.Thread(
                     target=self._fetch, args=(self._fetching,), name="azure-token", daemon=True
                 ).start()
