@@ -10,13 +10,11 @@ is finite, every entity comes out as it went in (a lone surrogate as U+FFFD); pr
 
 from __future__ import annotations
 
-import bisect
 import copy
 import math
 import os
 import shutil
 import subprocess
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -30,8 +28,8 @@ from azure_backup_exporter.jobs import (
     parse_job,
     utf8_text,
 )
+from azure_backup_exporter.ledger import VaultLedger
 from azure_backup_exporter.snapshot import (
-    DURATION_BUCKETS_SECONDS,
     ApiSnapshot,
     EntityKey,
     EntitySnapshot,
@@ -195,54 +193,24 @@ def test_a_real_job_with_any_fields_replaced_is_a_job_or_malformed(record: dict[
 # --- (b) ARM JSON to exposition ----------------------------------------------------------------------
 
 
+NOW = 1_800_000_000.0
+CENTURY = 100 * 365 * 86400.0  # a lookback that keeps every plausible job
+
+
 def snapshot_of(vault: VaultRef, records: list[Any]) -> VaultSnapshot:
-    """What a tracker would hold after one listing of `records`, built from the plain dataclasses."""
+    """What the exporter holds after one listing of `records`: parsed, folded into a ledger, projected."""
     jobs: dict[str, Job] = {}
-    malformed: Counter[str] = Counter()
+    malformed = []
     for record in records:
         try:
             job = parse_job(record)
         except MalformedJob as error:
-            malformed[error.reason] += 1
+            malformed.append((None, error))
             continue
         jobs[job.job_id] = job
-    by_entity: dict[EntityKey, list[Job]] = {}
-    for job in jobs.values():
-        by_entity.setdefault(EntityKey(job.backup_management_type, job.entity, job.operation), []).append(job)
-    entities, histograms = [], {}
-    for key, group in by_entity.items():
-        finished = [job for job in group if job.finished]
-        sizes = [job for job in finished if job.size_bytes is not None]
-        successes = [job.finished_at for job in finished if job.succeeded and job.finished_at is not None]
-        last = max(group, key=lambda job: (job.start_time, job.job_id))
-        entities.append(
-            EntitySnapshot(
-                key=key,
-                last_job=last,
-                last_job_duration_seconds=last.reported_duration,
-                last_success_timestamp=max(successes, default=None),
-                last_size_bytes=max(sizes, key=lambda job: job.start_time).size_bytes if sizes else None,
-                finished_by_status=Counter(job.status for job in finished),
-                size_bytes_total=sum(job.size_bytes or 0 for job in sizes),
-            )
-        )
-        for job in finished:
-            duration = job.reported_duration
-            if duration is not None:
-                counts, total = histograms.get((key.backup_management_type, key.operation), ([0] * 11, 0.0))
-                counts[bisect.bisect_left(DURATION_BUCKETS_SECONDS, duration)] += 1
-                histograms[(key.backup_management_type, key.operation)] = (counts, total + duration)
-    return VaultSnapshot(
-        vault=vault,
-        up=True,
-        refresh_duration_seconds=0.5,
-        entities=tuple(entities),
-        job_counts=Counter((job.backup_management_type, job.operation, job.status) for job in jobs.values()),
-        durations={
-            key: HistogramSnapshot(tuple(counts), total) for key, (counts, total) in histograms.items()
-        },
-        malformed_jobs=dict(malformed),
-    )
+    ledger = VaultLedger(CENTURY)
+    ledger.apply_listing(jobs, malformed, [], NOW)
+    return ledger.snapshot(vault, NOW, up=True, refresh_duration_seconds=0.5)
 
 
 class Fixed(Collector):
