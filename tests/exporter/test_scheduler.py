@@ -46,7 +46,8 @@ class StandInVault:
         return self.up
 
     def fetch_details(self, deadline: float, remaining_reads: int | None) -> None:
-        self.details_asked_with.append(remaining_reads)
+        if time.monotonic() < deadline:  # a fetch asked after the deadline could fetch nothing
+            self.details_asked_with.append(remaining_reads)
 
     def snapshot(self) -> VaultSnapshot:
         return VaultSnapshot(self.vault, self.up, None)
@@ -181,3 +182,13 @@ def test_vaults_that_hang_until_the_deadline_do_not_starve_a_healthy_one(schedul
         assert not snapshots["hang-1"] and not snapshots["hang-2"]
         healthy_up += snapshots["healthy"]
     assert healthy_up >= 2  # the hanging vaults take their turns, not every turn
+
+
+def test_a_vault_that_hangs_holds_up_no_other_vaults_details(scheduler_for) -> None:
+    log: list[str] = []
+    stand_ins = {
+        "hang": StandInVault(VaultRef("sub", "rg", "hang"), log, seconds=3600.0),
+        "healthy": StandInVault(VaultRef("sub", "rg", "healthy"), log, seconds=0.01),
+    }
+    scheduler_for(Vaults(["hang", "healthy"]), stand_ins, max_concurrency=2).scrape(0.5)
+    assert stand_ins["healthy"].details_asked_with == [4242]  # in the scrape where it listed
