@@ -7,6 +7,7 @@ is the registry's view of it: at each scrape it asks the scheduler for fresh sna
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -21,10 +22,14 @@ from prometheus_client.registry import Collector
 from . import __version__
 from .budget import current_budget
 from .jobs import FINISHED_STATUSES, utf8_text
-from .snapshot import DURATION_BUCKETS_SECONDS, ApiSnapshot, VaultSnapshot
+from .snapshot import DURATION_BUCKETS_SECONDS, ApiSnapshot, InventorySnapshot, VaultSnapshot
 
 VAULT_LABELS = ("subscription_id", "resource_group", "vault")
 ENTITY_LABELS = VAULT_LABELS + ("backup_management_type", "entity", "operation")
+ITEM_LABELS = VAULT_LABELS + ("backup_management_type", "entity")
+INVENTORY_NOTE = (
+    " From the protection inventory, read every --inventory-interval (items) or --vault-list-interval."
+)
 CACHE_NOTE = " Served from the last refresh when scraped sooner than --min-refresh-interval after it."
 
 
@@ -75,6 +80,44 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("azure_backup_jobs_malformed_total", "counter",
                "Job records skipped because they could not be parsed (the log says why)." + CACHE_NOTE,
                VAULT_LABELS),
+    MetricSpec("azure_backup_protected_item_info", "gauge",
+               "1 for each protected item Azure lists, with its type, policy and source resource."
+               + INVENTORY_NOTE,
+               ITEM_LABELS + ("item_type", "workload_type", "policy", "source_resource_id")),
+    MetricSpec("azure_backup_protected_item_protection_state", "gauge",
+               "1 for the item's protectionState as Azure writes it." + INVENTORY_NOTE,
+               ITEM_LABELS + ("state",)),
+    MetricSpec("azure_backup_protected_item_health", "gauge",
+               "1 for the item's healthStatus (VMs) or protectedItemHealthStatus (workloads); absent when "
+               "Azure gives none." + INVENTORY_NOTE, ITEM_LABELS + ("health",)),
+    MetricSpec("azure_backup_protected_item_last_backup_status", "gauge",
+               "1 for the item's lastBackupStatus; absent before the first backup." + INVENTORY_NOTE,
+               ITEM_LABELS + ("status",)),
+    MetricSpec("azure_backup_protected_item_last_backup_timestamp_seconds", "gauge",
+               "The item's lastBackupTime; absent while Azure says never." + INVENTORY_NOTE, ITEM_LABELS),
+    MetricSpec("azure_backup_protected_item_last_recovery_point_timestamp_seconds", "gauge",
+               "The item's newest recovery point (lastRecoveryPoint, else for file shares and databases the "
+               "last successful backup); absent without one." + INVENTORY_NOTE, ITEM_LABELS),
+    MetricSpec("azure_backup_protected_item_backup_interval_seconds", "gauge",
+               "The longest gap between two scheduled recovery points under the item's policy, by kind "
+               "(backup: any non-log backup; log); absent without a schedule." + INVENTORY_NOTE,
+               ITEM_LABELS + ("backup_kind",)),
+    MetricSpec("azure_backup_protected_items", "gauge",
+               "Protected items of the vault by management type and protection state." + INVENTORY_NOTE,
+               VAULT_LABELS + ("backup_management_type", "state")),
+    MetricSpec("azure_backup_vault_info", "gauge",
+               "1, with the vault's location, storage redundancy and cross-region restore as Azure writes "
+               "them." + INVENTORY_NOTE,
+               VAULT_LABELS + ("location", "storage_redundancy", "cross_region_restore")),
+    MetricSpec("azure_backup_vault_security_info", "gauge",
+               "1, with the vault's defences as Azure writes them (soft delete, enhanced security, "
+               "immutability, multi-user authorization, public network access); empty when not given."
+               + INVENTORY_NOTE,
+               VAULT_LABELS + ("soft_delete", "enhanced_security", "immutability", "multi_user_authorization",
+                               "public_network_access")),
+    MetricSpec("azure_backup_inventory_up", "gauge",
+               "1 if the last reading of the vault's protection inventory succeeded, else 0; a failed "
+               "reading keeps the values of the last good one.", VAULT_LABELS),
     MetricSpec("azure_backup_vault_up", "gauge",
                "1 if the last refresh of the vault succeeded, else 0." + CACHE_NOTE, VAULT_LABELS),
     MetricSpec("azure_backup_vault_refresh_duration_seconds", "gauge",
@@ -159,6 +202,8 @@ def render(
                 [utf8_text(v) for v in vault + (bmt, operation)], buckets, histogram.sum_seconds
             )
         add("azure_backup_jobs_malformed_total", vault, float(sum(snap.malformed_jobs.values())))
+        if snap.inventory is not None:
+            _render_inventory(add, vault, snap.inventory)
     for subscription, up in sorted((subscriptions_up or {}).items()):
         add("azure_backup_subscription_up", (subscription,), 1.0 if up else 0.0)
     for (endpoint, code), count in sorted(api.requests.items()):
@@ -167,6 +212,63 @@ def render(
         add("azure_backup_api_ratelimit_remaining_reads", (subscription,), float(remaining))
     add("azure_backup_exporter_build_info", (version,), 1.0)
     return list(families.values())
+
+
+def _render_inventory(
+    add: Callable[..., None], vault: tuple[str, str, str], inventory: InventorySnapshot
+) -> None:
+    add("azure_backup_inventory_up", vault, 1.0 if inventory.up else 0.0)
+    if not inventory.read:
+        return
+    states: Counter[tuple[str, str]] = Counter()
+    for item in inventory.items:
+        labels = vault + (item.backup_management_type, item.entity)
+        add(
+            "azure_backup_protected_item_info",
+            labels + (item.item_type, item.workload_type, item.policy, item.source_resource_id),
+            1.0,
+        )
+        add("azure_backup_protected_item_protection_state", labels + (item.protection_state,), 1.0)
+        states[(item.backup_management_type, item.protection_state)] += 1
+        if item.health:
+            add("azure_backup_protected_item_health", labels + (item.health,), 1.0)
+        if item.last_backup_status:
+            add("azure_backup_protected_item_last_backup_status", labels + (item.last_backup_status,), 1.0)
+        if item.last_backup_timestamp is not None:
+            add(
+                "azure_backup_protected_item_last_backup_timestamp_seconds",
+                labels,
+                item.last_backup_timestamp,
+            )
+        if item.last_recovery_point_timestamp is not None:
+            add(
+                "azure_backup_protected_item_last_recovery_point_timestamp_seconds",
+                labels,
+                item.last_recovery_point_timestamp,
+            )
+        for kind, seconds in sorted(item.intervals.items()):
+            add("azure_backup_protected_item_backup_interval_seconds", labels + (kind,), seconds)
+    for (bmt, state), count in sorted(states.items()):
+        add("azure_backup_protected_items", vault + (bmt, state), float(count))
+    settings = inventory.settings
+    if settings is not None:
+        add(
+            "azure_backup_vault_info",
+            vault + (settings.location, settings.storage_redundancy, settings.cross_region_restore),
+            1.0,
+        )
+        add(
+            "azure_backup_vault_security_info",
+            vault
+            + (
+                settings.soft_delete,
+                settings.enhanced_security,
+                settings.immutability,
+                settings.multi_user_authorization,
+                settings.public_network_access,
+            ),
+            1.0,
+        )
 
 
 # --- the collector ---------------------------------------------------------------------------------

@@ -52,7 +52,13 @@ OPTIONS: dict[str, Option] = {
         "30s", "A scrape sooner than this after the last refresh reuses it; 0s refreshes every scrape."
     ),
     "max-concurrency": Option(8, "Vaults refreshed at the same time."),
-    "vault-list-interval": Option("10m", "How often the vaults of --subscription are listed again."),
+    "vault-list-interval": Option(
+        "30m",
+        "How often the vaults of --subscription are listed, and each vault's policies and settings read.",
+    ),
+    "inventory-interval": Option(
+        "15m", "How often each vault's protected items are read; 0s does not read the inventory."
+    ),
     "scrape-timeout": Option(
         "10s",
         "Time budget of a refresh when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds, "
@@ -118,6 +124,7 @@ class Config:
     min_refresh_interval_seconds: float
     max_concurrency: int
     vault_list_interval_seconds: float
+    inventory_interval_seconds: float
     scrape_timeout_seconds: float
     detail_fetch_budget: int
     log_level: str
@@ -315,6 +322,7 @@ def _validate(sources: _Sources, require_vaults: bool) -> Config:
         min_refresh_interval_seconds=_duration(sources, "min-refresh-interval"),
         max_concurrency=_integer(sources, "max-concurrency", 1),
         vault_list_interval_seconds=_duration(sources, "vault-list-interval", minimum=1),
+        inventory_interval_seconds=_duration(sources, "inventory-interval"),
         scrape_timeout_seconds=_duration(sources, "scrape-timeout", minimum=1),
         detail_fetch_budget=_integer(sources, "detail-fetch-budget", 0),
         log_level=log_level,

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from .azure.client import ArmClient
 from .azure.errors import ArmError
@@ -49,6 +49,7 @@ class SubscriptionVaults:
         self._interval = relist_interval
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, list[VaultRef]]] = {}
+        self._resources: dict[tuple[str, str, str], Any] = {}  # each vault as last listed
         self._up: dict[str, bool] = {}
 
     def vaults(self, deadline: float) -> list[VaultRef]:
@@ -64,6 +65,10 @@ class SubscriptionVaults:
         """Whether the last listing of each subscription's vaults succeeded (absent before the first)."""
         with self._lock:
             return dict(self._up)
+
+    def vault_resource(self, vault: VaultRef) -> Any | None:
+        """The vault's resource as its subscription's last listing gave it (its settings, at no cost)."""
+        return self._resources.get(vault.key)
 
     def _vaults_of(self, subscription: str, deadline: float) -> list[VaultRef]:
         cached = self._cache.get(subscription)
@@ -81,9 +86,11 @@ class SubscriptionVaults:
                 error.message,
             )
             return cached[1] if cached else []
-        self._cache[subscription] = (time.monotonic(), listed)
+        vaults = [vault for vault, _ in listed]
+        self._cache[subscription] = (time.monotonic(), vaults)
+        self._resources.update((vault.key, resource) for vault, resource in listed)
         self._up[subscription] = True
-        return listed
+        return vaults
 
 
 class CombinedVaults:
@@ -98,6 +105,14 @@ class CombinedVaults:
             if isinstance(source, SubscriptionVaults):
                 up.update(source.subscriptions_up())
         return up
+
+    def vault_resource(self, vault: VaultRef) -> Any | None:
+        for source in self._sources:
+            if isinstance(source, SubscriptionVaults):
+                found = source.vault_resource(vault)
+                if found is not None:
+                    return found
+        return None
 
     def vaults(self, deadline: float) -> list[VaultRef]:
         unique: dict[tuple[str, str, str], VaultRef] = {}

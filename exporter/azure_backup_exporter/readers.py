@@ -1,4 +1,4 @@
-"""The I/O that feeds a vault's ledger: the job-list reader and the job-detail fetcher.
+"""The I/O that feeds a vault's ledgers: the job-list reader, the job-detail fetcher, the inventory reader.
 
 Readers ask Azure and hand what they parsed to the ledger; they keep only what the I/O itself needs
 across scrapes (where a listing cut short goes on). The ledger sits behind a `GuardedLedger`, because
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .azure.client import ArmClient, split_windows
 from .azure.errors import (
@@ -23,8 +25,11 @@ from .azure.errors import (
     ArmThrottled,
     ArmUnreachable,
 )
+from .inventory import MalformedItem, parse_protected_item, parse_vault
 from .jobs import Job, MalformedJob, VaultRef, parse_job
 from .ledger import Malformed, VaultLedger
+from .policies import MalformedPolicy, parse_policy
+from .protection import ProtectionLedger
 
 log = logging.getLogger(__name__)
 
@@ -221,3 +226,99 @@ class DetailFetcher:
                 return
             with ledger.hold() as state:
                 state.apply_size(job.job_id, size)
+
+
+class GuardedProtection:
+    """A vault's protection ledger and the lock that serialises its reader and the scrape's snapshots."""
+
+    def __init__(self, ledger: ProtectionLedger) -> None:
+        self._ledger = ledger
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self) -> Iterator[ProtectionLedger]:
+        with self._lock:
+            yield self._ledger
+
+
+class InventoryReader:
+    """Reads a vault's protected items every `items_interval` seconds, and its policies and settings every
+    `settings_interval` seconds; between readings it asks nothing.
+
+    The vault's settings come from the subscription's vault list when discovery listed it
+    (`listed_resource`), else from one GET of the vault. A failed reading keeps what the last ones gave,
+    logs one line, sets `up` to False, and is tried again at the next refresh.
+    """
+
+    def __init__(
+        self,
+        vault: VaultRef,
+        client: ArmClient,
+        items_interval: float,
+        settings_interval: float,
+        listed_resource: Callable[[VaultRef], Any | None] = lambda vault: None,
+    ) -> None:
+        self.vault = vault
+        self._client = client
+        self._items_interval = items_interval
+        self._settings_interval = settings_interval
+        self._listed_resource = listed_resource
+        self._items_due = float("-inf")  # monotonic
+        self._settings_due = float("-inf")
+        self.up: bool | None = None  # None until the first reading
+
+    def read(self, ledger: GuardedProtection, deadline: float) -> None:
+        now = time.monotonic()
+        try:
+            if now >= self._settings_due:
+                self._read_settings(ledger, deadline)
+                self._settings_due = now + self._settings_interval
+            if now >= self._items_due:
+                self._read_items(ledger, deadline)
+                self._items_due = now + self._items_interval
+        except ArmError as error:
+            self.up = False
+            log.error(
+                "vault %s: inventory read failed: %s %s: %s",
+                self.vault,
+                error.status_text,
+                error.code,
+                error.message,
+            )
+            return
+        self.up = True
+
+    def _read_settings(self, ledger: GuardedProtection, deadline: float) -> None:
+        policies = []
+        for raw in self._client.list_policies(self.vault, deadline):
+            try:
+                policies.append(parse_policy(raw))
+            except MalformedPolicy as error:
+                log.warning("vault %s: skipping malformed policy (%s)", self.vault, error)
+        resource = self._listed_resource(self.vault)
+        if resource is None:
+            resource = self._client.get_vault(self.vault, deadline)
+        try:
+            settings = parse_vault(resource)
+        except MalformedItem as error:
+            raise ArmMalformedResponse(200, "MalformedResponse", f"vault: {error}", "get_vault") from None
+        with ledger.hold() as state:
+            state.apply_policies(policies)
+            state.apply_settings(settings)
+
+    def _read_items(self, ledger: GuardedProtection, deadline: float) -> None:
+        items, malformed = [], []
+        for raw in self._client.list_protected_items(self.vault, deadline):
+            try:
+                items.append(parse_protected_item(raw))
+            except MalformedItem as error:
+                malformed.append(str(error))
+        if malformed:
+            log.warning(
+                "vault %s: skipping %d malformed protected items (%s)",
+                self.vault,
+                len(malformed),
+                malformed[0],
+            )
+        with ledger.hold() as state:
+            state.apply_items(items)

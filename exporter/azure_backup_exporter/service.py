@@ -22,6 +22,7 @@ from .collector import BackupCollector
 from .config import Config
 from .discovery import CombinedVaults, StaticVaults, SubscriptionVaults, VaultSource
 from .jobs import VaultRef
+from .readers import InventoryReader
 from .scheduler import Scheduler
 from .tracker import VaultTracker
 from .web import build_app, make_server, serve_in_thread
@@ -74,11 +75,21 @@ class Exporter:
                 SubscriptionVaults(self.client, config.subscriptions, config.vault_list_interval_seconds)
             )
 
+        discovery = CombinedVaults(sources)
+
         def make_tracker(vault: VaultRef) -> VaultTracker:
             lookback = lookbacks.get(vault.key, config.lookback_seconds)
-            return VaultTracker(vault, self.client, lookback, config.detail_fetch_budget, clock)
+            inventory = None
+            if config.inventory_interval_seconds > 0:
+                inventory = InventoryReader(
+                    vault,
+                    self.client,
+                    items_interval=config.inventory_interval_seconds,
+                    settings_interval=config.vault_list_interval_seconds,
+                    listed_resource=discovery.vault_resource,
+                )
+            return VaultTracker(vault, self.client, lookback, config.detail_fetch_budget, clock, inventory)
 
-        discovery = CombinedVaults(sources)
         self.scheduler = Scheduler(
             discovery,
             make_tracker,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .inventory import VaultSettings
 from .jobs import Job, VaultRef
 
 # Upper bounds of the backup duration histogram: one minute to one day.
@@ -50,6 +51,34 @@ class HistogramSnapshot:
 
 
 @dataclass(frozen=True)
+class ItemSnapshot:
+    """One protected item as the inventory last listed it; `entity` is what its backup jobs carry."""
+
+    backup_management_type: str
+    entity: str
+    item_type: str
+    workload_type: str
+    policy: str
+    source_resource_id: str
+    protection_state: str
+    health: str
+    last_backup_status: str
+    last_backup_timestamp: float | None
+    last_recovery_point_timestamp: float | None
+    intervals: Mapping[str, float]  # backup kind (backup, log) -> longest scheduled gap, in seconds
+
+
+@dataclass(frozen=True)
+class InventorySnapshot:
+    """A vault's protection inventory: `up` says whether its last reading worked, `read` whether any did."""
+
+    up: bool
+    read: bool
+    items: tuple[ItemSnapshot, ...] = ()
+    settings: VaultSettings | None = None
+
+
+@dataclass(frozen=True)
 class VaultSnapshot:
     vault: VaultRef
     up: bool
@@ -58,6 +87,7 @@ class VaultSnapshot:
     job_counts: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
     durations: Mapping[tuple[str, str], HistogramSnapshot] = field(default_factory=dict)
     malformed_jobs: Mapping[str, int] = field(default_factory=dict)
+    inventory: InventorySnapshot | None = None  # None: the inventory is not read (or not yet tried)
 
 
 @dataclass(frozen=True)

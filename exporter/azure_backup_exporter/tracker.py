@@ -13,11 +13,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from .azure.client import ArmClient
 from .jobs import VaultRef
 from .ledger import VaultLedger
-from .readers import DEFAULT_DETAIL_BUDGET, DetailFetcher, GuardedLedger, JobListReader
+from .protection import ProtectionLedger
+from .readers import (
+    DEFAULT_DETAIL_BUDGET,
+    DetailFetcher,
+    GuardedLedger,
+    GuardedProtection,
+    InventoryReader,
+    JobListReader,
+)
 from .snapshot import VaultSnapshot
 
 log = logging.getLogger(__name__)
@@ -33,12 +42,16 @@ class VaultTracker:
         lookback_seconds: float,
         detail_budget: int = DEFAULT_DETAIL_BUDGET,
         clock: Callable[[], float] = time.time,
+        inventory: InventoryReader | None = None,
     ) -> None:
+        """`inventory`: the reader of the vault's protected items, policies and settings (None: not read)."""
         self.vault = vault
         self._clock = clock
         self._ledger = GuardedLedger(VaultLedger(lookback_seconds))
         self._jobs = JobListReader(vault, client)
         self._details = DetailFetcher(vault, client, detail_budget)
+        self._inventory = inventory
+        self._protection = GuardedProtection(ProtectionLedger())
         self._refresh_lock = threading.Lock()
         self._up = False
         self._refresh_duration: float | None = None
@@ -64,6 +77,12 @@ class VaultTracker:
             except Exception:  # a bug must cost one vault's freshness, never the scrape
                 log.exception("vault %s: refresh failed unexpectedly", self.vault)
                 ok = False
+            if self._inventory is not None:
+                try:
+                    self._inventory.read(self._protection, deadline)  # asks nothing unless a reading is due
+                except Exception:
+                    log.exception("vault %s: inventory read failed unexpectedly", self.vault)
+                    self._inventory.up = False
             self._up = ok
             self._refresh_duration = time.monotonic() - self.last_refresh_started
             return ok
@@ -86,4 +105,8 @@ class VaultTracker:
     def snapshot(self) -> VaultSnapshot:
         now = self._clock()
         with self._ledger.hold() as ledger:
-            return ledger.snapshot(self.vault, now, self._up, self._refresh_duration)
+            snapshot = ledger.snapshot(self.vault, now, self._up, self._refresh_duration)
+        if self._inventory is None or self._inventory.up is None:
+            return snapshot
+        with self._protection.hold() as protection:
+            return replace(snapshot, inventory=protection.snapshot(self._inventory.up))

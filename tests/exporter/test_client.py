@@ -208,7 +208,8 @@ def test_vault_ids_from_listing_are_read_case_insensitively(server: Scripted) ->
         ),
     )
     vaults = client_for(server).list_vaults("s1", deadline())
-    assert [(v.resource_group, v.name) for v in vaults] == [("RG1", "a"), ("rg2", "b")]
+    assert [(v.resource_group, v.name) for v, _ in vaults] == [("RG1", "a"), ("rg2", "b")]
+    assert [resource["id"] for _, resource in vaults] == [rg1, rg2]  # the listed resource, for its settings
     assert server.received[0][1]["api-version"] == ["2026-08-01"]
 
 

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from azure_backup_exporter.collector import METRICS, render
+from azure_backup_exporter.inventory import VaultSettings
 from azure_backup_exporter.jobs import Job, VaultRef
 from azure_backup_exporter.snapshot import (
     DURATION_BUCKETS_SECONDS,
@@ -13,6 +14,8 @@ from azure_backup_exporter.snapshot import (
     EntityKey,
     EntitySnapshot,
     HistogramSnapshot,
+    InventorySnapshot,
+    ItemSnapshot,
     VaultSnapshot,
 )
 from prometheus_client import CollectorRegistry, generate_latest
@@ -87,8 +90,60 @@ def fixed_snapshots() -> tuple[list[VaultSnapshot], ApiSnapshot]:
             ("AzureWorkload", "Backup (Log)"): _histogram(60.0),
         },
         malformed_jobs={"bad_time": 2},
+        inventory=InventorySnapshot(
+            up=True,
+            read=True,
+            items=(
+                ItemSnapshot(
+                    "AzureIaasVM",
+                    "vm-01",
+                    "Microsoft.Compute/virtualMachines",
+                    "VM",
+                    "DailyPolicy",
+                    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-01",
+                    "Protected",
+                    "Passed",
+                    "Completed",
+                    1_800_001_200.0,
+                    1_800_001_100.0,
+                    {"backup": 86400.0},
+                ),
+                ItemSnapshot(
+                    "AzureWorkload",
+                    "msdb [sql-01]",
+                    "AzureVmWorkloadSQLDatabase",
+                    "SQLDataBase",
+                    "SqlPolicy",
+                    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/sql-01",
+                    "ProtectionStopped",
+                    "Healthy",
+                    "Healthy",
+                    None,
+                    None,
+                    {"backup": 86400.0, "log": 3600.0},
+                ),
+            ),
+            settings=VaultSettings(
+                id=VAULT.resource_id,
+                vault=VAULT,
+                location="westeurope",
+                storage_redundancy="GeoRedundant",
+                cross_region_restore="Enabled",
+                soft_delete="AlwaysON",
+                soft_delete_retention_days=14,
+                enhanced_security="Enabled",
+                immutability="Locked",
+                multi_user_authorization="Enabled",
+                public_network_access="Disabled",
+            ),
+        ),
     )
-    broken = VaultSnapshot(VaultRef("00000000-0000-0000-0000-000000000002", "rg", "gone"), False, 0.5)
+    broken = VaultSnapshot(
+        VaultRef("00000000-0000-0000-0000-000000000002", "rg", "gone"),
+        False,
+        0.5,
+        inventory=InventorySnapshot(up=False, read=False),
+    )
     api = ApiSnapshot(
         {("list_jobs", "200"): 7, ("list_jobs", "429"): 1, ("get_job", "200"): 3},
         {"00000000-0000-0000-0000-000000000001": 11999},

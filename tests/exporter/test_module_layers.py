@@ -20,7 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"inventory"}),  # protected items and vault settings into plain values
     frozenset({"snapshot"}),  # immutable values handed to the collector
     frozenset({"azure", "webconfig"}),  # the ARM client (and its request statistics); TLS and auth
-    frozenset({"ledger", "collector", "web"}),  # pure state; metric contract and render; HTTP face
+    frozenset({"ledger", "protection", "collector", "web"}),  # pure state; contract and render; HTTP face
     frozenset({"readers", "discovery"}),  # I/O feeding the ledger; which vaults exist
     frozenset({"tracker"}),  # one vault: its readers and its ledger
     frozenset({"scheduler"}),  # what is refreshed at each scrape

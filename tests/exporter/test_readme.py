@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from azure_backup_exporter.collector import ENTITY_LABELS, METRICS, VAULT_LABELS
+from azure_backup_exporter.collector import ENTITY_LABELS, ITEM_LABELS, METRICS, VAULT_LABELS
 from azure_backup_exporter.config import OPTIONS, env_name
 
 from .test_collector import exposition
@@ -32,6 +32,8 @@ def labels_of(cell: str) -> set[str]:
     labels = set(re.findall(r"`([a-z_]+)`", cell))
     if "entity labels" in cell:
         labels |= set(ENTITY_LABELS)
+    if "item labels" in cell:
+        labels |= set(ITEM_LABELS)
     if "vault labels" in cell:
         labels |= set(VAULT_LABELS)
     return labels

@@ -45,6 +45,8 @@ from .token import TokenCredential, TokenSource
 log = logging.getLogger(__name__)
 
 JOBS_API_VERSION = "2025-08-01"
+# Protected items and policies: the same Backup RP line as jobs (azure-api-protected-items.md section 0).
+INVENTORY_API_VERSION = JOBS_API_VERSION
 VAULTS_API_VERSION = "2026-08-01"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_WINDOW_SECONDS = 30 * 86400 - 60  # 30 days, less room for rounding to whole seconds
@@ -212,7 +214,8 @@ class ArmClient:
 
     # --- public calls -------------------------------------------------------------------------
 
-    def list_vaults(self, subscription_id: str, deadline: float) -> list[VaultRef]:
+    def list_vaults(self, subscription_id: str, deadline: float) -> list[tuple[VaultRef, Any]]:
+        """Every vault of the subscription: its reference and its resource as listed (properties included)."""
         url = (
             f"{self._base}/subscriptions/{quote(subscription_id, safe='')}"
             "/providers/Microsoft.RecoveryServices/vaults"
@@ -223,10 +226,31 @@ class ArmClient:
         ):
             for item in page.items:
                 try:
-                    vaults.append(VaultRef.parse(str(item.get("id", ""))))
+                    vaults.append((VaultRef.parse(str(item.get("id", ""))), item))
                 except (ValueError, AttributeError):
                     log.warning("skipping a vault with an unexpected id in subscription %s", subscription_id)
         return vaults
+
+    def get_vault(self, vault: VaultRef, deadline: float) -> Any:
+        """The vault's own resource (location, redundancy, security settings)."""
+        params = {"api-version": VAULTS_API_VERSION}
+        return self._get(self._vault_url(vault), params, "get_vault", vault.subscription_id, deadline)
+
+    def list_protected_items(self, vault: VaultRef, deadline: float) -> list[Any]:
+        """Every protected item of the vault, all pages, as raw ProtectedItemResource dicts."""
+        return self._list_all(vault, "backupProtectedItems", "list_protected_items", deadline)
+
+    def list_policies(self, vault: VaultRef, deadline: float) -> list[Any]:
+        """Every backup policy of the vault, all pages, as raw ProtectionPolicyResource dicts."""
+        return self._list_all(vault, "backupPolicies", "list_policies", deadline)
+
+    def _list_all(self, vault: VaultRef, collection: str, endpoint: str, deadline: float) -> list[Any]:
+        url = f"{self._vault_url(vault)}/{collection}"
+        params = {"api-version": INVENTORY_API_VERSION}
+        items: list[Any] = []
+        for page in self._pages(url, params, endpoint, vault.subscription_id, deadline):
+            items.extend(page.items)
+        return items
 
     def iter_job_pages(
         self, vault: VaultRef, start: float, end: float, deadline: float
