@@ -1,0 +1,118 @@
+"""The protection ledger in-process: parsed items, policies and settings in, an inventory snapshot out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from azure_backup_exporter.inventory import parse_protected_item, parse_vault
+from azure_backup_exporter.policies import parse_policy
+from azure_backup_exporter.protection import ProtectionLedger
+from azure_backup_exporter.snapshot import ItemSnapshot
+
+EXAMPLES = Path(__file__).parents[1] / "fixtures" / "inventory" / "examples"
+VAULT_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v"
+POLICY_ID = f"{VAULT_ID}/backupPolicies/"
+VM_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/"
+
+
+def vm(name: str, policy: str = "DailyPolicy", **properties: Any) -> dict[str, Any]:
+    return {
+        "id": f"{VAULT_ID}/backupFabrics/Azure/protectionContainers/iaasvmcontainerv2;rg;{name}/protectedItems/vm;iaasvmcontainerv2;rg;{name}",
+        "name": f"vm;iaasvmcontainerv2;rg;{name}",
+        "properties": {
+            "protectedItemType": "Microsoft.Compute/virtualMachines",
+            "backupManagementType": "AzureIaasVM",
+            "workloadType": "VM",
+            "friendlyName": name,
+            "sourceResourceId": VM_ID + name,
+            "policyId": POLICY_ID + policy,
+            "policyName": policy,
+            "protectionState": "Protected",
+            "healthStatus": "Passed",
+            "lastBackupStatus": "Completed",
+            "lastBackupTime": "2026-11-30T22:00:00Z",
+            "lastRecoveryPoint": "2026-11-30T22:05:00Z",
+            **properties,
+        },
+    }
+
+
+def daily(name: str, at: str = "2026-01-01T22:00:00Z") -> dict[str, Any]:
+    return {
+        "id": POLICY_ID + name,
+        "name": name,
+        "properties": {
+            "backupManagementType": "AzureIaasVM",
+            "schedulePolicy": {
+                "schedulePolicyType": "SimpleSchedulePolicy",
+                "scheduleRunFrequency": "Daily",
+                "scheduleRunTimes": [at],
+            },
+            "timeZone": "UTC",
+        },
+    }
+
+
+def weekly(name: str, days: list[str]) -> dict[str, Any]:
+    policy = daily(name)
+    policy["properties"]["schedulePolicy"] |= {"scheduleRunFrequency": "Weekly", "scheduleRunDays": days}
+    return policy
+
+
+def by_entity(ledger: ProtectionLedger) -> dict[str, ItemSnapshot]:
+    return {item.entity: item for item in ledger.snapshot(up=True).items}
+
+
+def test_each_item_gets_the_interval_of_its_own_policy() -> None:
+    ledger = ProtectionLedger()
+    ledger.apply_policies(
+        [parse_policy(daily("DailyPolicy")), parse_policy(weekly("Weekly", ["Monday", "Thursday"]))]
+    )
+    ledger.apply_items(
+        [parse_protected_item(vm("vm-daily")), parse_protected_item(vm("vm-weekly", "Weekly"))]
+    )
+    items = by_entity(ledger)
+    assert items["vm-daily"].intervals == {"backup": 86400.0}
+    assert items["vm-weekly"].intervals == {"backup": 4 * 86400.0}
+    assert items["vm-weekly"].policy == "Weekly"
+
+
+def test_an_item_whose_policy_was_not_listed_or_is_soft_deleted_has_no_interval() -> None:
+    ledger = ProtectionLedger()
+    ledger.apply_policies([parse_policy(daily("DailyPolicy"))])
+    deleted = vm("vm-deleted", isScheduledForDeferredDelete=True, protectionState="ProtectionStopped")
+    ledger.apply_items([parse_protected_item(vm("vm-orphan", "Gone")), parse_protected_item(deleted)])
+    items = by_entity(ledger)
+    assert items["vm-orphan"].intervals == {} and items["vm-deleted"].intervals == {}
+    assert items["vm-deleted"].protection_state == "ProtectionStopped"
+
+
+def test_a_new_listing_replaces_the_last_and_policies_apply_to_items_read_before() -> None:
+    ledger = ProtectionLedger()
+    ledger.apply_items([parse_protected_item(vm("vm-1")), parse_protected_item(vm("vm-2"))])
+    assert {i: s.intervals for i, s in by_entity(ledger).items()} == {"vm-1": {}, "vm-2": {}}
+    ledger.apply_policies([parse_policy(daily("DailyPolicy"))])
+    ledger.apply_items([parse_protected_item(vm("vm-2"))])
+    assert {i: s.intervals for i, s in by_entity(ledger).items()} == {"vm-2": {"backup": 86400.0}}
+
+
+def test_two_items_with_one_name_give_one_series_the_newest_recovery_point() -> None:
+    ledger = ProtectionLedger()
+    older = vm("vm-twin", lastRecoveryPoint="2026-11-01T00:00:00Z")
+    newer = vm("vm-twin", lastRecoveryPoint="2026-11-30T00:00:00Z")
+    newer["id"] = newer["id"].replace(";rg;", ";rg2;")
+    ledger.apply_items([parse_protected_item(older), parse_protected_item(newer)])
+    (only,) = ledger.snapshot(up=True).items
+    assert only.last_recovery_point_timestamp == 1_795_996_800.0  # 2026-11-30
+
+
+def test_before_any_reading_the_snapshot_says_so_and_settings_come_whole() -> None:
+    ledger = ProtectionLedger()
+    empty = ledger.snapshot(up=False)
+    assert (empty.up, empty.read, empty.items, empty.settings) == (False, False, (), None)
+    vault = json.loads((EXAMPLES / "recoveryservices-vaults-2026-11-01" / "GETVault.json").read_text())
+    ledger.apply_settings(parse_vault(vault["responses"]["200"]["body"]))
+    settings = ledger.snapshot(up=True).settings
+    assert settings is not None and settings.location
