@@ -19,7 +19,8 @@ VM_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualM
 
 def vm(name: str, policy: str = "DailyPolicy", **properties: Any) -> dict[str, Any]:
     return {
-        "id": f"{VAULT_ID}/backupFabrics/Azure/protectionContainers/iaasvmcontainerv2;rg;{name}/protectedItems/vm;iaasvmcontainerv2;rg;{name}",
+        "id": f"{VAULT_ID}/backupFabrics/Azure/protectionContainers/iaasvmcontainerv2;rg;{name}"
+        f"/protectedItems/vm;iaasvmcontainerv2;rg;{name}",
         "name": f"vm;iaasvmcontainerv2;rg;{name}",
         "properties": {
             "protectedItemType": "Microsoft.Compute/virtualMachines",
