@@ -207,3 +207,25 @@ def test_times_ids_durations_and_actions_vary_as_recorded(estate) -> None:
     assert {"null", "[1]", '["Cancellable"]'} <= actions
     types = {job["properties"]["jobType"] for job in listed}
     assert {"AzureStorageJobV2", "AzureWorkloadJobV2", "AzureIaaSVMJobV2"} <= types
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(3640.4431187, "PT1H40.4431187S"), (0, "PT0S"), (2471.1795004, "PT41M11.1795004S"), (12.5, "PT12.5S")],
+)
+def test_durations_are_written_as_recorded(seconds: float, text: str) -> None:
+    """Recorded forms: no minutes when there are none (`PT1H40.4431187S`), `PT0S` for nothing."""
+    from azure_backup_simulator.timefmt import format_iso_duration
+
+    assert format_iso_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("fraction", "text"),
+    [(0.3441012, ".3441012Z"), (0.8125, ".8125Z"), (0.25, ".25Z"), (0.0, ":07Z")],
+)
+def test_times_are_ticks_with_trailing_zeros_trimmed(fraction: float, text: str) -> None:
+    from azure_backup_simulator.timefmt import format_timestamp
+
+    written = format_timestamp(1501651867 + fraction)
+    assert written.startswith("2017-08-02T05:31:07") and written.endswith(text)
