@@ -1,5 +1,6 @@
 """What each kind of protected item looks like in the jobs API: job type, management type, durations,
-sizes and the errors its jobs fail with. Field names follow the BMS swagger (azure-api.md section 3.2)."""
+sizes and the errors its jobs fail or warn with. Field names follow the BMS swagger (azure-api.md
+section 3.2); where real recorded responses differ, they are followed (docs/simulator.md)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ JOB_TYPES = (
     "AzureIaaSVMJob",
     "AzureIaaSVMJobV2",
     "AzureStorageJob",
+    "AzureStorageJobV2",
     "AzureWorkloadJob",
+    "AzureWorkloadJobV2",
     "DpmJob",
     "MabJob",
     "VaultJob",
@@ -73,6 +76,8 @@ class EntityKind:
     backup_megabytes: tuple[float, float]
     errors: tuple[ErrorSpec, ...]
     has_log_backups: bool = False
+    warnings: tuple[ErrorSpec, ...] = ()
+    """What a CompletedWithWarnings job carries in errorDetails (real ones do)."""
 
 
 _VM_ERRORS = (
@@ -99,6 +104,29 @@ _VM_ERRORS = (
         "UserErrorRequestDisallowedByPolicy",
         "An Azure Policy assignment prevents the snapshot of the VM.",
         "Review the policy assignments on the resource group of the restore point collection.",
+    ),
+)
+_VM_WARNINGS = (
+    ErrorSpec(
+        400309,
+        "UserErrorGenericResourceNotFound",
+        "Azure resource does not exist.",
+        "Please make sure required resources exist. If the issue persists, contact Microsoft support.",
+    ),
+    ErrorSpec(
+        320001,
+        "ResourceNotFound",
+        "Could not perform the operation as VM no longer exists.",
+        "Stop protecting virtual machine without deleting backup data. More details at "
+        "http://go.microsoft.com/fwlink/?LinkId=808124 ",
+    ),
+)
+_WORKLOAD_WARNINGS = (
+    ErrorSpec(
+        520101,
+        "UserErrorWorkloadBackupPartiallyCompleted",
+        "The backup completed, but some of the log backups of the chain could not be moved to the vault.",
+        "Check the network connectivity of the virtual machine; the next log backup retries the transfer.",
     ),
 )
 _SQL_ERRORS = (
@@ -136,6 +164,13 @@ _HANA_ERRORS = (
     ),
 )
 _FILES_ERRORS = (
+    ErrorSpec(
+        1073871825,
+        "",
+        "Microsoft Azure Backup encountered an internal error.",
+        "Wait for a few minutes and then try the operation again. If the issue persists, please contact "
+        "Microsoft support.",
+    ),
     ErrorSpec(
         450018,
         "UserErrorFileShareEndpointUnreachable",
@@ -198,6 +233,7 @@ KINDS: dict[str, EntityKind] = {
             (6, 75),
             (300, 40000),
             _VM_ERRORS,
+            warnings=_VM_WARNINGS,
         ),
         EntityKind(
             "vm-enhanced",
@@ -208,6 +244,7 @@ KINDS: dict[str, EntityKind] = {
             (4, 50),
             (300, 30000),
             _VM_ERRORS,
+            warnings=_VM_WARNINGS,
         ),
         EntityKind(
             "sql",
@@ -219,6 +256,7 @@ KINDS: dict[str, EntityKind] = {
             (2000, 150000),
             _SQL_ERRORS,
             has_log_backups=True,
+            warnings=_WORKLOAD_WARNINGS,
         ),
         EntityKind(
             "hana",
@@ -230,6 +268,7 @@ KINDS: dict[str, EntityKind] = {
             (5000, 250000),
             _HANA_ERRORS,
             has_log_backups=True,
+            warnings=_WORKLOAD_WARNINGS,
         ),
         EntityKind(
             "files",
@@ -286,7 +325,9 @@ JOB_TYPE_KIND: dict[str, str] = {
     "AzureIaaSVMJob": "vm",
     "AzureIaaSVMJobV2": "vm-enhanced",
     "AzureWorkloadJob": "sql",
+    "AzureWorkloadJobV2": "sql",
     "AzureStorageJob": "files",
+    "AzureStorageJobV2": "files",
     "MabJob": "mars",
     "DpmJob": "dpm",
 }

@@ -36,6 +36,11 @@ _SETTINGS = (
         "Demo mode: start a backup of every item every this many seconds (0: daily schedule).",
     ),
     ("--log-backup-interval-hours", "log_backup_interval_hours", "Interval of SQL / SAP HANA log backups."),
+    (
+        "--list-hidden-scheduled-jobs/--no-list-hidden-scheduled-jobs",
+        "list_hidden_scheduled_jobs",
+        "Also list scheduled SQL log backups and scheduled SAP HANA jobs, which Azure leaves out.",
+    ),
     ("--token-lifetime", "token_lifetime_seconds", "Lifetime of issued tokens, in seconds."),
     ("--throttle-capacity", "throttle_capacity", "ARM read token bucket size per subscription."),
     (

@@ -41,6 +41,9 @@ class SimulatorConfig:
     schedule, and run for a fraction of that period."""
     log_backup_interval_hours: int = 4
     """Interval of SQL / SAP HANA log backups."""
+    list_hidden_scheduled_jobs: bool = False
+    """Azure leaves scheduled SQL log backups and every scheduled SAP HANA job out of the job list (and
+    they have no job to GET); True lists them too. They happen either way."""
     token_lifetime_seconds: int = 3600
     """Lifetime of the managed-identity tokens the simulator issues."""
     throttle_capacity: int = 250

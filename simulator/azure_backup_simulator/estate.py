@@ -164,7 +164,7 @@ class Estate:
         if not job.running or job.planned_end != when:
             return
         job.status, job.end = job.planned_status or "Completed", when
-        if job.status != "Failed":
+        if job.status not in ("Failed", "CompletedWithWarnings"):
             job.error = None
         job.planned_end = job.planned_status = None
         self.running.pop(job.guid, None)
@@ -236,7 +236,7 @@ class Estate:
     def find_job(self, vault: Vault, job_name: str) -> Job:
         guid = parse_guid(job_name)
         job = vault.find_job(guid) if guid is not None else None
-        if job is None:
+        if job is None or (job.hidden and not self.config.list_hidden_scheduled_jobs):
             raise EstateError(
                 404,
                 "ResourceNotFound",
@@ -271,9 +271,10 @@ class Estate:
             high = min(high, position)
         page: list[Job] = []
         index = high - 1
+        show_hidden = self.config.list_hidden_scheduled_jobs
         while index >= low:
             job = jobs[index]
-            if job_filter.matches(job):
+            if (show_hidden or not job.hidden) and job_filter.matches(job):
                 if len(page) == limit:
                     return page, (job.start, job.seq)
                 page.append(job)
@@ -361,6 +362,8 @@ class Estate:
                 base.message,
                 base.recommendation,
             )
+        elif status == "CompletedWithWarnings" and job.entity.kind.warnings:
+            job.error = job.entity.kind.warnings[0]
         else:
             job.error = None
         self.running.pop(job.guid, None)

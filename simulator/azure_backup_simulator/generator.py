@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import math
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .catalog import KIND_WEIGHTS, KINDS, REGIONS, EntityKind, ErrorSpec
 from .config import SimulatorConfig
-from .model import Entity, Job, Vault, as_uuid4
+from .model import STYLE_ALL, Entity, Job, Vault, as_uuid4
 
 DAY = 86400.0
 MB = 1024 * 1024
@@ -51,6 +52,19 @@ def subscription_ids(seed: int, count: int) -> list[str]:
     return ids
 
 
+def restore_operation(entity: Entity) -> str:
+    """SQL and SAP HANA restores say `Restore (Full)` (recorded); other kinds `Restore`."""
+    return "Restore (Full)" if entity.kind.key in ("sql", "hana") else "Restore"
+
+
+def hidden_from_list(entity: Entity, operation: str, user_triggered: bool) -> bool:
+    """Microsoft's docs: scheduled SQL log backups are not shown among backup jobs (too frequent), and
+    for SAP HANA no scheduled job is shown, log backups included (azure-api-protected-items.md s. 4)."""
+    if user_triggered or not operation.startswith("Backup"):
+        return False
+    return entity.kind.key == "hana" or (entity.kind.key == "sql" and operation == "Backup (Log)")
+
+
 def operation_for(entity: Entity, start: float, log_backup: bool) -> str:
     """SQL and SAP HANA jobs name their flavour: `Backup (Full)`, `Backup (Differential)`, `Backup (Log)`."""
     if entity.kind.key not in ("sql", "hana"):
@@ -75,7 +89,7 @@ class Planner:
             return 0.3, 4.0
         if operation == "Backup (Differential)":
             return low * 0.3, high * 0.4
-        if operation == "Restore":
+        if operation.startswith("Restore"):
             return 10.0, 120.0
         if not operation.startswith("Backup"):
             return 0.2, 2.0
@@ -92,12 +106,15 @@ class Planner:
             return Outcome(duration * rng.uniform(0.05, 0.5), "Failed", 0, rng.choice(kind.errors))
         if draw < failure + 0.004:
             return Outcome(duration * rng.uniform(0.1, 0.9), "Cancelled", 0, None)
-        status = "CompletedWithWarnings" if draw < failure + 0.004 + warning else "Completed"
-        return Outcome(duration, status, self._size(rng, kind, operation), None)
+        size = self._size(rng, kind, operation)
+        if draw < failure + 0.004 + warning:
+            notice = kind.warnings[int(duration) % len(kind.warnings)] if kind.warnings else None
+            return Outcome(duration, "CompletedWithWarnings", size, notice)
+        return Outcome(duration, "Completed", size, None)
 
     @staticmethod
     def _size(rng: random.Random, kind: EntityKind, operation: str) -> int:
-        if not operation.startswith("Backup") or kind.backup_megabytes[1] <= 0:
+        if not operation.startswith(("Backup", "Restore")) or kind.backup_megabytes[1] <= 0:
             return 0
         low, high = kind.backup_megabytes
         if operation == "Backup (Log)":
@@ -125,7 +142,8 @@ class HistoryBuilder:
         region = REGIONS[index % len(REGIONS)]
         name = f"rsv-{region[:6]}-{index:04d}"
         legacy = rng.random() < self.config.legacy_format_share
-        vault = Vault(subscription, resource_group, name, region, legacy, self.origin - 400 * DAY)
+        style = zlib.crc32(name.encode()) & STYLE_ALL  # not drawn from rng: the rest of the vault stays put
+        vault = Vault(subscription, resource_group, name, region, legacy, self.origin - 400 * DAY, style)
         for position in range(self.config.entities_per_vault):
             self._add_entity(vault, rng, position)
         running: list[Job] = []
@@ -141,7 +159,9 @@ class HistoryBuilder:
         kind_key = _KIND_KEYS[next(i for i, bound in enumerate(_KIND_CUMULATIVE) if pick < bound)]
         kind = KINDS[kind_key]
         name = f"{rng.choice(kind.name_prefixes)}-{position + 1:02d}"
-        host = f"sqlvm-{position + 1:02d}" if kind_key in ("sql", "hana") else name
+        host = name
+        if kind_key in ("sql", "hana"):
+            host = f"{kind_key}vm-{position + 1:02d}"
         if kind_key in ("dpm", "mabs"):
             host = f"{kind_key}srv-{rng.randint(1, 3):02d}.contoso.local"
         elif kind_key == "mars":
@@ -171,7 +191,7 @@ class HistoryBuilder:
             if rng.random() < 0.02:
                 starts.append((day_start + rng.uniform(8, 17) * 3600.0, "", True))
             if rng.random() < 0.01:
-                starts.append((day_start + rng.uniform(8, 17) * 3600.0, "Restore", True))
+                starts.append((day_start + rng.uniform(8, 17) * 3600.0, restore_operation(entity), True))
         if entity.kind.has_log_backups:
             interval = self.config.log_backup_interval_hours * 3600.0
             moment = math.floor(history_start / interval) * interval + entity.log_offset
@@ -246,6 +266,7 @@ class HistoryBuilder:
             outcome.error,
             user_triggered,
         )
+        job.hidden = hidden_from_list(entity, operation, user_triggered)
         if end > now:
             job.status, job.end = "InProgress", None
             job.planned_end, job.planned_status = end, outcome.status

@@ -7,6 +7,8 @@ from bisect import bisect_right
 from .catalog import EntityKind, ErrorSpec
 
 RUNNING_STATUSES = ("InProgress", "Cancelling")
+STYLE_LOWER_SUBSCRIPTIONS, STYLE_INTEGER_ACTIONS, STYLE_V2_JOB_TYPES = 1, 2, 4
+STYLE_ALL = 7
 
 
 def format_guid(value: int) -> str:
@@ -30,6 +32,7 @@ class Vault:
         "name",
         "location",
         "legacy_format",
+        "style",
         "entities",
         "starts",
         "jobs",
@@ -45,12 +48,15 @@ class Vault:
         location: str,
         legacy_format: bool,
         created: float,
+        style: int = 0,
     ) -> None:
         self.subscription = subscription
         self.resource_group = resource_group
         self.name = name
         self.location = location
         self.legacy_format = legacy_format
+        self.style = style
+        """Bits of the recorded wire variants (STYLE_*) this vault answers with, beside legacy_format."""
         self.created = created
         self.entities: dict[str, Entity] = {}
         self.starts: list[float] = []
@@ -63,6 +69,21 @@ class Vault:
             f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
             f"/providers/Microsoft.RecoveryServices/vaults/{self.name}"
         )
+
+    @property
+    def lower_case_subscriptions(self) -> bool:
+        """Job ids start `/subscriptions/` (recorded from 2021), not `/Subscriptions/` (2016-2021)."""
+        return bool(self.style & STYLE_LOWER_SUBSCRIPTIONS) and not self.legacy_format
+
+    @property
+    def integer_actions(self) -> bool:
+        """actionsInfo as `[1]` (recorded 2016-2023), not `["Cancellable"]` (2021-2024)."""
+        return self.legacy_format or bool(self.style & STYLE_INTEGER_ACTIONS)
+
+    @property
+    def v2_job_types(self) -> bool:
+        """Azure Files and SQL/HANA jobs say AzureStorageJobV2 / AzureWorkloadJobV2 (recorded from 2021)."""
+        return bool(self.style & STYLE_V2_JOB_TYPES) and not self.legacy_format
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -145,6 +166,7 @@ class Job:
         "planned_end",
         "planned_status",
         "extra",
+        "hidden",
     )
 
     def __init__(
@@ -173,6 +195,9 @@ class Job:
         self.planned_end: float | None = None
         self.planned_status: str | None = None
         self.extra: dict | None = None
+        self.hidden = False
+        """A scheduled job that Azure leaves out of the job list (SQL log backups, every scheduled SAP
+        HANA job); it still happened: recovery points and the item's last backup come from it."""
 
     @property
     def name(self) -> str:
@@ -193,4 +218,7 @@ def management_type(job: Job) -> str:
 def job_type(job: Job) -> str:
     if job.extra and job.extra.get("job_type"):
         return job.extra["job_type"]
-    return job.entity.kind.job_type
+    kind_type = job.entity.kind.job_type
+    if kind_type in ("AzureStorageJob", "AzureWorkloadJob") and job.entity.vault.v2_job_types:
+        return kind_type + "V2"
+    return kind_type

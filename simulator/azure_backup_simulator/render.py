@@ -1,7 +1,9 @@
-"""Jobs and vaults as ARM JSON, one shape per jobType (azure-api.md section 3), built per page served.
+"""Jobs and vaults as ARM JSON, built per page served, shaped as the live service answered in real
+recordings (tests/fixtures/recorded-job-shapes.json): the same fields per job type and operation.
 
-The list form carries no `extendedInfo`; the detail form (GET one job) adds it, with `tasksList`,
-`propertyBag` ("Backup Size" as text with a unit) and progress for running jobs.
+The list form carries no `extendedInfo`; the detail form (GET one job) adds it, with `tasksList` and a
+`propertyBag` of text: "Backup Size" as whole "N MB" on VM backups, "Data Transferred (in MB)" on Azure
+Files (whole) and SQL / SAP HANA (decimals) backups and restores.
 """
 
 from __future__ import annotations
@@ -16,24 +18,29 @@ from .timefmt import format_iso_duration, format_timespan, format_timestamp
 
 JOB_RESOURCE_TYPE = "Microsoft.RecoveryServices/vaults/backupJobs"
 VAULT_RESOURCE_TYPE = "Microsoft.RecoveryServices/vaults"
-_ACTION_CODES = {"Cancellable": 1, "Retriable": 2}
-_KB, _MB, _GB = 1024, 1024 * 1024, 1024 * 1024 * 1024
+_MB = 1024 * 1024
+_VM_TYPES = ("AzureIaaSVMJob", "AzureIaaSVMJobV2")
+_STORAGE_TYPES = ("AzureStorageJob", "AzureStorageJobV2")
+_WORKLOAD_TYPES = ("AzureWorkloadJob", "AzureWorkloadJobV2")
+_HOST_NAMED = ("Backup", "Restore", "CrossRegionRestore", "MoveRecoveryPoint")
+"""Operations whose SQL / SAP HANA jobs name the database `db [vm]`; the others name it bare."""
 _ASSUMED_RUN_SECONDS = 1800.0
 """Progress of an injected running job (which has no planned end) assumes it runs this long."""
 
 
 def job_resource_id(job: Job, name: str | None = None) -> str:
-    """Job ids start with `/Subscriptions/` as in the examples; legacy vaults use the lower-case provider
-    of the real 2018 response."""
+    """Job ids as recorded: `/Subscriptions/` (2016-2021) or `/subscriptions/` (2021-2024) before
+    `resourceGroups/.../Microsoft.RecoveryServices`; legacy vaults all lower-case, as in 2019."""
     vault = job.entity.vault
     if vault.legacy_format:
         prefix = (
-            f"/subscriptions/{vault.subscription}/resourceGroups/{vault.resource_group}"
+            f"/subscriptions/{vault.subscription}/resourcegroups/{vault.resource_group}"
             f"/providers/microsoft.recoveryservices/vaults/{vault.name}"
         )
     else:
+        subscriptions = "subscriptions" if vault.lower_case_subscriptions else "Subscriptions"
         prefix = (
-            f"/Subscriptions/{vault.subscription}/resourceGroups/{vault.resource_group}"
+            f"/{subscriptions}/{vault.subscription}/resourceGroups/{vault.resource_group}"
             f"/providers/Microsoft.RecoveryServices/vaults/{vault.name}"
         )
     return f"{prefix}/backupJobs/{name or format_guid(job.guid)}"
@@ -68,18 +75,18 @@ def render_job(job: Job, now: float, detail: bool) -> dict:
         "jobType": kind_job_type,
         "duration": _duration((job.end or now) - job.start, timespan),
     }
-    actions = _actions(job)
-    if actions:
-        properties["actionsInfo"] = [_ACTION_CODES[action] for action in actions] if timespan else actions
+    if _cancellable(job, kind_job_type):
+        integer = timespan or job.entity.vault.integer_actions
+        properties["actionsInfo"] = [1] if integer else ["Cancellable"]
     builder = _TYPE_FIELDS.get(kind_job_type, _iaas_fields)
     properties.update(builder(job))
-    if job.status == "Failed" and job.error is not None:
+    if job.error is not None and job.status in ("Failed", "CompletedWithWarnings"):
         properties["errorDetails"] = [_ERROR_SHAPES.get(kind_job_type, _iaas_error)(job.error)]
     if detail:
         properties["extendedInfo"] = _extended_info(job, kind_job_type, now, timespan)
     if management_type(job):
         properties["backupManagementType"] = management_type(job)
-    properties["entityFriendlyName"] = job.entity.name
+    properties["entityFriendlyName"] = entity_friendly_name(job, kind_job_type)
     properties["operation"] = job.operation
     properties["status"] = job.status
     properties["startTime"] = format_timestamp(job.start)
@@ -94,6 +101,21 @@ def render_job(job: Job, now: float, detail: bool) -> dict:
         "type": JOB_RESOURCE_TYPE,
         "properties": properties,
     }
+
+
+def entity_friendly_name(job: Job, kind_job_type: str) -> str:
+    """SQL / SAP HANA name one database two ways (recorded 2019 and 2024): `salesdb [sqlvm-01]`
+    (HANA upper-case, `SYSTEMDB [vm]`) for backups and restores, bare and lower-case (`salesdb`,
+    `systemdb`) for ConfigureBackup, DisableBackup and DeleteBackupData. Injected jobs keep their name."""
+    entity = job.entity
+    if kind_job_type not in _WORKLOAD_TYPES or entity.host == entity.name or job.extra:
+        return entity.name
+    if not job.operation.startswith(_HOST_NAMED):
+        return entity.name.lower()
+    name = entity.name.upper() if entity.kind.key == "hana" else entity.name
+    if job.operation == "MoveRecoveryPoint":
+        name = name.lower()
+    return f"{name} [{entity.host}]"
 
 
 class RenderedJobs:
@@ -123,15 +145,6 @@ def _json_bytes(value: dict) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def size_text(size: int, guid: int) -> str:
-    """ "Backup Size" as the service writes it: mostly whole MB, sometimes GB or KB."""
-    if size < _MB:
-        return f"{max(1, size // _KB)} KB"
-    if size >= _GB and guid % 5 == 0:
-        return f"{size / _GB:.2f} GB"
-    return f"{size // _MB} MB"
-
-
 def _uses_timespan(job: Job) -> bool:
     if job.extra and job.extra.get("duration_format"):
         return job.extra["duration_format"] == "timespan"
@@ -142,12 +155,15 @@ def _duration(seconds: float, timespan: bool) -> str:
     return format_timespan(seconds) if timespan else format_iso_duration(seconds)
 
 
-def _actions(job: Job) -> list[str]:
-    if job.running and job.status == "InProgress":
-        return ["Cancellable"]
-    if job.status == "Failed":
-        return ["Retriable"]
-    return []
+def _cancellable(job: Job, kind_job_type: str) -> bool:
+    """Recorded jobs say Cancellable by operation, whatever their status: VM and SQL/HANA backups and
+    restores, Azure Files restores. Kinds never recorded (DPM, MAB, vault) say it while in progress."""
+    operation = job.operation
+    if kind_job_type in _VM_TYPES or kind_job_type in _WORKLOAD_TYPES:
+        return operation.startswith(("Backup", "Restore")) or operation == "CrossRegionRestore"
+    if kind_job_type in _STORAGE_TYPES:
+        return operation.startswith("Restore")
+    return job.running and job.status == "InProgress"
 
 
 def _container(job: Job) -> str:
@@ -155,21 +171,16 @@ def _container(job: Job) -> str:
 
 
 def _iaas_fields(job: Job) -> dict:
-    return {
-        "virtualMachineVersion": "Compute",
-        "containerName": _container(job),
-        "isUserTriggered": job.user_triggered,
-    }
+    return {"containerName": _container(job), "virtualMachineVersion": "Compute"}
 
 
-def _iaas_v2_fields(job: Job) -> dict:
-    return {"virtualMachineVersion": "Compute", "containerName": _container(job)}
+def _storage_account(job: Job) -> str:
+    return "st" + job.entity.vault.name.replace("-", "")[:20]
 
 
 def _storage_fields(job: Job) -> dict:
-    account = "st" + job.entity.vault.name.replace("-", "")[:20]
     return {
-        "storageAccountName": account,
+        "storageAccountName": _storage_account(job),
         "storageAccountVersion": "Storage",
         "isUserTriggered": job.user_triggered,
     }
@@ -208,9 +219,11 @@ def _no_fields(job: Job) -> dict:
 
 _TYPE_FIELDS = {
     "AzureIaaSVMJob": _iaas_fields,
-    "AzureIaaSVMJobV2": _iaas_v2_fields,
+    "AzureIaaSVMJobV2": _iaas_fields,
     "AzureStorageJob": _storage_fields,
+    "AzureStorageJobV2": _storage_fields,
     "AzureWorkloadJob": _workload_fields,
+    "AzureWorkloadJobV2": _workload_fields,
     "DpmJob": _dpm_fields,
     "MabJob": _mab_fields,
     "VaultJob": _no_fields,
@@ -227,16 +240,16 @@ def _iaas_error(error: ErrorSpec) -> dict:
 
 
 def _coded_error(error: ErrorSpec) -> dict:
+    """Azure Files (recorded) and vault jobs: an integer code, no title."""
     return {"errorCode": error.code, "errorString": error.message, "recommendations": [error.recommendation]}
 
 
 def _workload_error(error: ErrorSpec) -> dict:
     return {
         "errorCode": error.code,
-        "errorTitle": error.title,
         "errorString": error.message,
+        "errorTitle": error.title,
         "recommendations": [error.recommendation],
-        "additionalDetails": "",
     }
 
 
@@ -248,7 +261,9 @@ _ERROR_SHAPES = {
     "AzureIaaSVMJob": _iaas_error,
     "AzureIaaSVMJobV2": _iaas_error,
     "AzureStorageJob": _coded_error,
+    "AzureStorageJobV2": _coded_error,
     "AzureWorkloadJob": _workload_error,
+    "AzureWorkloadJobV2": _workload_error,
     "DpmJob": _uncoded_error,
     "MabJob": _uncoded_error,
     "VaultJob": _coded_error,
@@ -269,35 +284,137 @@ def _task_status(job: Job, now: float, first_task: bool) -> str:
         if first_task:
             return "InProgress" if percent < 20 else "Completed"
         return "NotStarted" if percent < 20 else "InProgress"
-    if job.status == "Failed":
-        return "Completed" if first_task and job.guid % 2 else "Failed"
+    if job.status in ("Failed", "CompletedWithWarnings"):
+        return "Completed" if first_task and (job.guid % 2 or job.status != "Failed") else "Failed"
     if job.status == "Cancelled":
         return "Completed" if first_task else "Cancelled"
     return "Completed"
 
 
+def _us_time(epoch_seconds: float) -> str:
+    """`7/14/2021 12:00:00 AM`, as property bags write times."""
+    moment = datetime.fromtimestamp(epoch_seconds, timezone.utc)
+    return f"{moment.month}/{moment.day}/{moment.year} {moment.strftime('%I:%M:%S %p').lstrip('0')}"
+
+
+def _whole_mb(size: int) -> str:
+    return str(size // _MB)
+
+
+def _decimal_mb(size: int) -> str:
+    """SQL / SAP HANA write four decimals: `1680.3164`, `20.1147`; nothing moved is `0`."""
+    return f"{size / _MB:.4f}" if size else "0"
+
+
+def _sized(job: Job) -> int:
+    """What a finished job moved; failed and cancelled jobs moved nothing worth counting."""
+    return job.size if job.status in ("Completed", "CompletedWithWarnings") else 0
+
+
 def _extended_info(job: Job, kind_job_type: str, now: float, timespan: bool) -> dict:
+    operation, entity = job.operation, job.entity
+    finished = not job.running
     bag: dict[str, str] = {}
-    info: dict = {}
-    finished_backup = not job.running and job.operation.startswith("Backup") and job.size > 0
-    if kind_job_type in ("AzureIaaSVMJob", "AzureIaaSVMJobV2"):
+    info: dict = {"tasksList": []}
+    if kind_job_type in _VM_TYPES:
         zero = _duration(0, timespan)
-        info["tasksList"] = [
-            {"taskId": "Take Snapshot", "duration": zero, "status": _task_status(job, now, True)},
-            {"taskId": "Transfer data to vault", "duration": zero, "status": _task_status(job, now, False)},
-        ]
-        bag["VM Name"] = job.entity.name
-    elif kind_job_type in ("AzureStorageJob", "AzureWorkloadJob"):
-        task = "Transfer data to vault" if job.operation.startswith("Backup") else job.operation
-        info["tasksList"] = [{"taskId": task, "status": _task_status(job, now, False)}]
-        if kind_job_type == "AzureWorkloadJob" and finished_backup:
-            bag["Data Transferred (in MB)"] = str(job.size // (1024 * 1024))
-        if kind_job_type == "AzureStorageJob":
-            bag["File Share Name"] = job.entity.name
+        if operation.startswith("Backup"):
+            info["tasksList"] = [
+                {"taskId": "Take Snapshot", "duration": zero, "status": _task_status(job, now, True)},
+                {
+                    "taskId": "Transfer data to vault",
+                    "duration": zero,
+                    "status": _task_status(job, now, False),
+                },
+            ]
+            bag["VM Name"] = entity.name
+            if finished:
+                bag["Recovery Point Expiry Time in UTC"] = _us_time((job.start // 86400 + 31) * 86400)
+                bag["Backup Size"] = f"{_sized(job) // _MB} MB"
+            info["internalPropertyBag"] = {"IsInstantRpJob": "True"}
+        elif operation.startswith("Restore"):
+            if finished:
+                info["tasksList"] = [
+                    {
+                        "taskId": "Transfer data from vault",
+                        "duration": zero,
+                        "status": _task_status(job, now, False),
+                    }
+                ]
+            bag["Job Type"] = "Recover disks"
+            bag["Target VM Name"] = entity.name
+            bag["Target Storage Account Name"] = _storage_account(job)
+            bag["Recovery point time "] = _us_time(job.start - 86400 + entity.schedule_offset % 3600)
+            if finished:
+                container = f"{entity.name.replace('-', '')}-{format_guid(job.guid).replace('-', '')}"
+                blobs = f"https://{_storage_account(job)}.blob.core.windows.net/{container}"
+                bag["Config Blob Name"] = f"config-{entity.name}-{format_guid(job.guid)}.json"
+                bag["Config Blob Container Name"] = container
+                bag["Config Blob Uri"] = f"{blobs}/{bag['Config Blob Name']}"
+                bag["Template Blob Uri"] = f"{blobs}/azuredeploy{format_guid(job.guid)}.json"
+            info["internalPropertyBag"] = {}
+            percent, remaining = _progress(job, now) if job.running else (100.0, 0.0)
+            info["progressPercentage"] = percent
+            info["estimatedRemainingDuration"] = _duration(remaining, timespan)
+        else:
+            bag["VM Name"] = entity.name
+            if operation == "DeleteBackupData":
+                bag["Number of Recovery Points"] = "0"
+            elif operation in ("ConfigureBackup", "DisableBackup"):
+                bag["Policy Name"] = "DefaultPolicy" if operation == "ConfigureBackup" else ""
+        if job.running and operation.startswith("Backup"):
+            percent, remaining = _progress(job, now)
+            info["progressPercentage"] = percent
+            info["estimatedRemainingDuration"] = _duration(remaining, timespan)
+    elif kind_job_type in _STORAGE_TYPES:
+        account = _storage_account(job)
+        if operation.startswith("Backup"):
+            info["tasksList"] = [{"taskId": "Take Snapshot", "status": _task_status(job, now, False)}]
+            if finished:
+                bag["Data Transferred (in MB)"] = _whole_mb(_sized(job))
+            bag["File Share Name"] = entity.name
+            bag["Whether job is adhoc or scheduled."] = str(job.user_triggered)
+        elif operation.startswith("Restore"):
+            bag["Source File Share Name"] = entity.name
+            bag["Source Storage Account Name"] = account
+            bag["RestoreRecoveryPointTime"] = _us_time(job.start - 86400 + entity.schedule_offset % 3600)
+            bag["Job Type"] = "Recovering to the original file share"
+            bag["RestoreDestination"] = f"{account}/{entity.name}/"
+            if finished:
+                bag["Data Transferred (in MB)"] = _whole_mb(_sized(job))
+                files = str(_sized(job) // (4 * _MB))
+                bag["Number Of Restored Files"] = files
+                bag["Number Of Skipped Files"] = "0"
+                bag["Number Of Failed Files"] = "0"
+        else:
+            bag["File Share Name"] = entity.name
+            bag["Storage Account Name"] = account
+            if operation == "ConfigureBackup":
+                bag["Policy Name"] = "DailyPolicy"
+    elif kind_job_type in _WORKLOAD_TYPES:
+        if operation.startswith("Backup"):
+            info["tasksList"] = [
+                {"taskId": "Transfer data to vault", "status": _task_status(job, now, False)}
+            ]
+            if finished and _sized(job):
+                bag["Data Transferred (in MB)"] = _decimal_mb(_sized(job))
+        elif operation.startswith("Restore") or operation == "CrossRegionRestore":
+            info["tasksList"] = [
+                {"taskId": "Transfer data from vault", "status": _task_status(job, now, False)}
+            ]
+            if finished:
+                bag["Data Transferred (in MB)"] = _decimal_mb(_sized(job))
+            bag["Job Type"] = "Recovery to the original database"
+            restored = datetime.fromtimestamp(job.start - 86400, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+            bag["RestoreRecoveryPointTime"] = restored
+            instance = "MSSQLSERVER" if entity.kind.key == "sql" else entity.name.split("-")[0].upper()
+            bag["RestoreDestination"] = f"{entity.host}/{instance}/{entity.name}"
+        elif operation == "ConfigureBackup":
+            bag["Policy Name"] = "HourlyLogBackup"
     elif kind_job_type in ("DpmJob", "MabJob"):
         end = job.end if job.end is not None else now
         task: dict = {
-            "taskId": "Online backup" if job.operation.startswith("Backup") else job.operation,
+            "taskId": "Online backup" if operation.startswith("Backup") else operation,
             "startTime": format_timestamp(job.start),
             "duration": _duration(end - job.start, timespan),
             "status": _task_status(job, now, False),
@@ -305,15 +422,12 @@ def _extended_info(job: Job, kind_job_type: str, now: float, timespan: bool) -> 
         if job.end is not None:
             task["endTime"] = format_timestamp(job.end)
         info["tasksList"] = [task]
-    if finished_backup:
-        bag["Backup Size"] = size_text(job.size, job.guid)
+        if finished and operation.startswith("Backup") and _sized(job):
+            bag["Backup Size"] = f"{_sized(job) // _MB} MB"
     info["propertyBag"] = bag
     if kind_job_type == "VaultJob":
         return info
-    if job.running and kind_job_type in ("AzureIaaSVMJob", "AzureIaaSVMJobV2"):
-        percent, remaining = _progress(job, now)
-        info["progressPercentage"] = percent
-        info["estimatedRemainingDuration"] = _duration(remaining, timespan)
-    if job.status == "Failed" and job.error is not None:
-        info["dynamicErrorMessage"] = job.error.message
+    vm_backup = kind_job_type in _VM_TYPES and operation.startswith("Backup")
+    if job.status == "Failed" and job.error and not vm_backup and kind_job_type not in _STORAGE_TYPES:
+        info["dynamicErrorMessage"] = job.error.message  # recorded on VM restores and SQL / HANA jobs only
     return info

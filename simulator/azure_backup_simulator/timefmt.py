@@ -11,9 +11,18 @@ _EPOCH = datetime(1970, 1, 1)
 
 
 def format_timestamp(epoch_seconds: float) -> str:
-    """UTC ISO 8601 with microseconds and a `Z`, like `2017-08-03T05:31:07.014604Z` in the examples."""
+    """UTC ISO 8601 as the live service writes it: .NET ticks (7 fraction digits) with trailing zeros
+    trimmed, so mostly 7 digits, one time in ten 6, then 5 and 4 (`2023-03-15T04:46:39.3441012Z`,
+    `2021-06-14T15:17:33.821737Z`), and a `Z`."""
+    whole = int(epoch_seconds // 1)
+    ticks = round((epoch_seconds - whole) * _TICKS_PER_SECOND)
+    if ticks >= _TICKS_PER_SECOND:
+        whole, ticks = whole + 1, 0
     # naive arithmetic + isoformat: several times faster than strftime, and rendering is the hot path
-    return (_EPOCH + timedelta(seconds=epoch_seconds)).isoformat(timespec="microseconds") + "Z"
+    text = (_EPOCH + timedelta(seconds=whole)).isoformat()
+    if ticks:
+        text += "." + f"{ticks:07d}".rstrip("0")
+    return text + "Z"
 
 
 def parse_timestamp(text: str) -> float:

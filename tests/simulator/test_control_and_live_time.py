@@ -114,7 +114,7 @@ def test_failing_a_running_job_gives_it_error_details(empty) -> None:
     properties = arm.get(vault_id + "/backupJobs/" + running["name"]).json()["properties"]
     assert properties["status"] == "Failed"
     assert properties["errorDetails"][0]["errorCode"] == 510008
-    assert properties["actionsInfo"] == ["Retriable"]
+    assert properties["actionsInfo"] == ["Cancellable"], "as recorded: by operation, whatever the status"
 
 
 def test_request_counts_by_route_and_status(empty) -> None:

