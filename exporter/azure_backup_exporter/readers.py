@@ -228,6 +228,10 @@ class DetailFetcher:
                 state.apply_size(job.job_id, size)
 
 
+# A failed inventory reading is tried again after this share of the shorter of its intervals.
+RETRY_SHARE = 0.25
+
+
 class GuardedProtection:
     """A vault's protection ledger and the lock that serialises its reader and the scrape's snapshots."""
 
@@ -247,7 +251,8 @@ class InventoryReader:
 
     The vault's settings come from the subscription's vault list when discovery listed it
     (`listed_resource`), else from one GET of the vault. A failed reading keeps what the last ones gave,
-    logs one line, sets `up` to False, and is tried again at the next refresh.
+    logs one line, sets `up` to False, and is tried again after a quarter of the shorter interval (not at
+    every scrape: a vault whose inventory is forbidden must not double the cost of every scrape).
     """
 
     def __init__(
@@ -278,6 +283,9 @@ class InventoryReader:
                 self._items_due = now + self._items_interval
         except ArmError as error:
             self.up = False
+            retry = now + RETRY_SHARE * min(self._items_interval, self._settings_interval)
+            self._items_due = min(self._items_due, retry)
+            self._settings_due = min(self._settings_due, retry)
             log.error(
                 "vault %s: inventory read failed: %s %s: %s",
                 self.vault,
