@@ -154,6 +154,7 @@ def test_every_selector_comes_from_the_vocabulary(tmp_path: Path, promtool: str)
         "running_statuses=Running,Stopping",
         "success_statuses=Done,DoneWithWarnings",
         "failed_status=Broken",
+        "job_rpo_management_types=VmKind,ShareKind",
     )
     checked = run([promtool, "check", "rules", "--lint=all", "--lint-fatal", str(tmp_path / RULES_NAME)])
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -165,7 +166,8 @@ def test_every_selector_comes_from_the_vocabulary(tmp_path: Path, promtool: str)
     for text in old:
         assert text not in rules, text
         assert text not in dashboards, text
-    for new in ("operation=~`(Full|Log)Backup`", 'operation="LogBackup"', 'operation!="LogBackup"',
+    for new in ("operation=~`(Full|Log)Backup`", 'operation!="LogBackup"',
+                'backup_management_type=~"VmKind|ShareKind"',
                 'status="Broken"', 'status=~"Running|Stopping"', 'status=~"Done|DoneWithWarnings"',
                 'status!~"Running|Stopping|Done|DoneWithWarnings"', 'operation=~"StopProtection|Purge"'):
         assert new in rules, new
