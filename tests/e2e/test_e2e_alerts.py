@@ -41,6 +41,7 @@ ALERTMANAGER_WAITS = {"group_wait": "1s", "group_interval": "1s", "repeat_interv
 RECEIVER_OF_SEVERITY = {"critical": "pager", "warning": "ticket", "info": "ticket"}
 HEALTHY_EVALUATIONS = 15
 ERROR_CODE = 400002
+ERROR_NAME = "UserErrorGuestAgentStatusUnavailable"  # the errorTitle of 400002: what error_code shows
 # A weekly full and daily differential policy, as its jobs last ran (operation, started ago). Its hourly
 # log backups are not listed as jobs by Azure (docs/real-data.md), so none is here.
 HEALTHY_SQL_POLICY = (
@@ -324,7 +325,7 @@ def test_failed_backup_reaches_the_ticket_receiver_with_vault_entity_and_error_c
         "AzureBackupJobFailed", vault=vault, entity="vm-app-01", operation="Backup", severity="warning"
     )
     assert alert.labels["backup_management_type"] == "AzureIaasVM"
-    assert f"Error code {ERROR_CODE}." in alert.annotations["description"]
+    assert f"Error code {ERROR_NAME}." in alert.annotations["description"]
 
 
 def test_entity_outside_its_recovery_point_objective_pages(e2e: EndToEnd) -> None:
@@ -410,7 +411,7 @@ def test_no_success_in_lookback_pages_and_holds_back_the_failed_job_warning(e2e:
         operation="Backup",
         severity="critical",
     )
-    assert f"Latest error code {ERROR_CODE}." in alert.annotations["description"]
+    assert f"Latest error code {ERROR_NAME}." in alert.annotations["description"]
     # Prometheus fires AzureBackupJobFailed too. The shipped inhibition holds it back while the critical
     # alert lasts (it may have been notified before that: in production it fires 30 min earlier).
     held_back = wait_until(
