@@ -219,30 +219,21 @@ groups:
       - alert: AzureBackupNoRecentSuccess
         # Daily-class backups: the newest success among an entity's non-log backup operations, so that a
         # weekly Backup (Full) beside daily Backup (Differential) is fine while the differentials succeed.
-        # The alert names the operation of that newest success. Log backups have their own, shorter RPO, and
-        # where an entity has log backups they are its recovery points: a weekly full backup with log backups
-        # every hour (a valid SQL or SAP HANA policy) meets the RPO through its logs.
+        # The alert names the operation of that newest success. Only the backup management types whose
+        # scheduled backups Azure lists as jobs are judged: SAP HANA lists none, SQL no log backups
+        # (docs/real-data.md); the protection inventory is where databases' recovery points will come from.
         # Quiet once protection was stopped after that success.
         expr: |
           (
-            (
-              time()
-              - (
-                azure_backup_last_success_timestamp_seconds{${backups}, ${not_log}}
-                == ignoring (operation) group_left
-                max without (operation) (
-                  azure_backup_last_success_timestamp_seconds{${backups}, ${not_log}}
-                )
+            time()
+            - (
+              azure_backup_last_success_timestamp_seconds{${backups}, ${not_log}, ${job_rpo}}
+              == ignoring (operation) group_left
+              max without (operation) (
+                azure_backup_last_success_timestamp_seconds{${backups}, ${not_log}, ${job_rpo}}
               )
-              > ${tunable rpo_seconds}
-              unless on (subscription_id, resource_group, vault, backup_management_type, entity, job, instance)
-              azure_backup_last_success_timestamp_seconds{${log}}
             )
-            or
-            (
-              time() - azure_backup_last_success_timestamp_seconds{${log}}
-              > ${tunable rpo_log_seconds}
-            )
+            > ${tunable rpo_seconds}
           )
           unless
           (
@@ -455,7 +446,7 @@ def selectors(vocabulary: Vocabulary) -> dict[str, str]:
         "exporter_job": f"job={promql_string(vocabulary.job_name)}",
         # A raw string (backticks), so that the regex reads as Azure's names: `Backup( \(.+\))?`.
         "backups": f"operation=~`{vocabulary.backup_operations}`",
-        "log": f"operation={promql_string(vocabulary.log_backup_operation)}",
+        "job_rpo": f"backup_management_type=~{promql_string(alternatives(vocabulary.job_rpo_management_types))}",
         "not_log": f"operation!={promql_string(vocabulary.log_backup_operation)}",
         "failed": f"status={promql_string(vocabulary.failed_status)}",
         "running": f"status=~{promql_string(alternatives(running))}",

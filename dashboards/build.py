@@ -640,7 +640,8 @@ def overview(shared: Shared) -> dict:
         ), 12, 8),
         (timeseries(
             "Backup data written, by vault",
-            "Sum of the \"Backup Size\" Azure reports for jobs finishing in each interval, per vault: how "
+            "Sum of the sizes Azure reports (VMs' \"Backup Size\", file shares' and databases' "
+            "\"Data Transferred (in MB)\") for jobs finishing in each interval, per vault: how "
             "much data do backups move?",
             "bytes",
             [target(f"sum by (vault) ({once(written, ENTITY_KEY)})",
@@ -649,7 +650,8 @@ def overview(shared: Shared) -> dict:
         ), 12, 8),
         (timeseries(
             "Largest last backups",
-            "The ten entities whose most recent finished job reported the largest \"Backup Size\": "
+            "The ten entities whose most recent finished job reported the largest size "
+            "(\"Backup Size\", else \"Data Transferred (in MB)\"): "
             "where does the data come from?",
             "bytes",
             [target(f"topk(10, max {per_entity} (azure_backup_last_job_size_bytes{entity}))",
@@ -804,7 +806,8 @@ def entity_dashboard(shared: Shared) -> dict:
         ), 4, 4),
         (stat(
             "Last backup size",
-            "The \"Backup Size\" of the most recent finished job that reported one.",
+            "The size of the most recent finished job that reported one (\"Backup Size\" for VMs, \"Data "
+            "Transferred (in MB)\" for file shares and databases).",
             "bytes",
             [target(f"max(azure_backup_last_job_size_bytes{one})", "A", "size", instant=True)],
         ), 4, 4),
@@ -826,7 +829,7 @@ def entity_dashboard(shared: Shared) -> dict:
         ), 12, 8),
         (usual_range(
             "azure_backup_last_job_size_bytes", "bytes", "Size against its usual range",
-            "\"Backup Size\" of the most recent finished job over time, against this entity's usual range "
+            "Size of the most recent finished job over time, against this entity's usual range "
             "(10th and 90th percentile over the preceding 7 days): is the data growing?",
         ), 12, 8),
         (timeseries(
@@ -839,7 +842,8 @@ def entity_dashboard(shared: Shared) -> dict:
         ), 12, 8),
         (timeseries(
             "Backup data written",
-            "Sum of the \"Backup Size\" of this entity's jobs finishing in each interval.",
+            "Sum of the sizes (\"Backup Size\", else \"Data Transferred (in MB)\") of this entity's jobs "
+            "finishing in each interval.",
             "bytes",
             [target(f"max({increase('azure_backup_job_size_bytes_total', one)})", "A",
                     "written")],

@@ -35,9 +35,15 @@ class Vocabulary:
     # DisableBackup and the rest make none, so their age says nothing about protection. A PromQL (RE2)
     # regex, anchored by Prometheus.
     backup_operations: str = r"Backup( \(.+\))?"
-    # The log backup operation (SQL, SAP HANA): it runs every few hours and has its own, shorter objective
-    # (rpo_log_seconds); where an entity has log backups they are its recovery points.
+    # The log backup operation (SQL, SAP HANA). Azure lists no scheduled log backup as a job (too frequent
+    # for SQL; no scheduled HANA job at all), so a `Backup (Log)` seen is an ad hoc one: it says nothing of
+    # the schedule, and no objective is judged on it (docs/real-data.md).
     log_backup_operation: str = "Backup (Log)"
+    # Backup management types whose scheduled backups Azure lists as jobs, so that their absence means a
+    # missed backup (AzureBackupNoRecentSuccess). AzureWorkload is left out: SAP HANA lists no scheduled
+    # job, and SQL lists only its full and differential backups, weekly under many valid policies. Add
+    # AzureWorkload where every database has a daily full or differential backup and none is SAP HANA.
+    job_rpo_management_types: tuple[str, ...] = ("AzureIaasVM", "AzureStorage", "MAB", "DPM", "AzureSql")
     # Operations that stop protection of an entity (DeleteBackupData also deletes its backup data): they
     # fire AzureBackupProtectionDisabled, and older jobs and successes are no longer expected to be followed
     # by new backups.
@@ -55,13 +61,10 @@ class Vocabulary:
 
     # --- thresholds of the alerts (each is `# tunable: <name>` in alerts/azure-backup.rules.yaml) ----------
 
-    # The longest an entity may go without a successful non-log backup (AzureBackupNoRecentSuccess): a
-    # daily schedule plus 2 h of slack for a slow or late job. The dashboards colour the time since the
-    # last success orange past it, and default their RPO choice to it.
+    # The longest an entity (of job_rpo_management_types) may go without a successful non-log backup
+    # (AzureBackupNoRecentSuccess): a daily schedule plus 2 h of slack for a slow or late job. The
+    # dashboards colour the time since the last success orange past it, and default their RPO choice to it.
     rpo_seconds: int = 26 * 3600
-    # The same for log backups: Azure's shortest log backup frequency is 15 minutes, policies often say
-    # 1 h; 2 h tolerates one missed run.
-    rpo_log_seconds: int = 2 * 3600
     # Failed backups in a row (no success between them or since), within 24 h, that make
     # AzureBackupRepeatedFailures fire: one failure is JobFailed's, three are a pattern worth a page.
     repeated_failures_count: int = 3

@@ -60,7 +60,8 @@ METRICS: tuple[MetricSpec, ...] = (
                "End time of the most recent Completed or CompletedWithWarnings job." + CACHE_NOTE,
                ENTITY_LABELS),
     MetricSpec("azure_backup_last_job_size_bytes", "gauge",
-               'The "Backup Size" of the most recent finished job that reported one.' + CACHE_NOTE,
+               'The size of the most recent finished job that reported one ("Backup Size", else '
+               '"Data Transferred (in MB)").' + CACHE_NOTE,
                ENTITY_LABELS),
     MetricSpec("azure_backup_last_job_error_info", "gauge",
                "1 while the most recent job carries error details, with its error code." + CACHE_NOTE,
@@ -75,7 +76,8 @@ METRICS: tuple[MetricSpec, ...] = (
                "Durations of finished jobs, each observed once." + CACHE_NOTE,
                VAULT_LABELS + ("backup_management_type", "operation")),
     MetricSpec("azure_backup_job_size_bytes_total", "counter",
-               'Sum of the "Backup Size" of finished jobs, each counted once.' + CACHE_NOTE,
+               'Sum of the sizes ("Backup Size", else "Data Transferred (in MB)") of finished jobs, '
+               'each counted once.' + CACHE_NOTE,
                ENTITY_LABELS),
     MetricSpec("azure_backup_jobs_malformed_total", "counter",
                "Job records skipped because they could not be parsed (the log says why)." + CACHE_NOTE,

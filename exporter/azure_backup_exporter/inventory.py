@@ -11,10 +11,11 @@ series and job series of one database or VM share their `entity` label.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .entities import entity_for_item
 from .jobs import VaultRef, parse_timestamp, utf8_text
 from .policies import policy_key
 
@@ -218,21 +219,21 @@ def parse_protected_item(resource: Any) -> ProtectedItem:
     )
 
 
-def item_entity(item: ProtectedItem) -> str:
+def item_entity(item: ProtectedItem, known_entities: Iterable[str] = ()) -> str:
     """What the item's Backup jobs carry as `entityFriendlyName` (checked on the recordings, 2019-2024).
 
-    VMs, file shares and the rest: the friendly name. SQL databases: `db [server]`. SAP HANA databases:
-    `DB [server]`, the database name in capitals as HANA writes it (the item's friendlyName is lower
-    case). Until 2019-10 (SQL until 2020-02) Azure prefixed the instance (`MSSQLSERVER/db [server]`,
-    `H22/H22 [server]`); that form is no longer written and is not produced. Other workload types (ASE,
-    HANA instance, SQL instance) are UNVERIFIED and get `name [server]` as the likeliest form.
+    VMs, file shares and the rest: the friendly name. Workload databases, by `entities.entity_for_item`:
+    the vault's job label of the same database and server when `known_entities` has one (so the old
+    `MSSQLSERVER/db [server]` form of a database's jobs is kept), else `db [server]`; for SAP HANA the
+    database name in capitals, as HANA writes it (the item's friendlyName is lower case). Other workload
+    types (ASE, HANA instance, SQL instance) are UNVERIFIED and get `name [server]` as the likeliest form.
     """
     name = item.friendly_name or item.name.rsplit(";", 1)[-1]
     if item.backup_management_type.lower() != "azureworkload" or not item.server_name:
         return name
     if item.item_type.lower() == "azurevmworkloadsaphanadatabase":
         name = name.upper()
-    return f"{name} [{item.server_name}]"
+    return entity_for_item(name, item.server_name, known_entities)
 
 
 # --- vaults ----------------------------------------------------------------------------------------

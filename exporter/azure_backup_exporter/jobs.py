@@ -1,9 +1,11 @@
 """Backup jobs as plain values: parsing ARM `JobResource` JSON into `Job`, and vault ids into `VaultRef`.
 
 Pure parsing, no I/O, stdlib only, so it can be tested exhaustively. Azure is loose about formats
-(durations in ISO 8601 or .NET TimeSpan, sizes as "2332 MB", actionsInfo as strings or ints, unknown
-job types and statuses): everything the reference allows parses, and anything else raises
-`MalformedJob` with a short reason, so that the caller can skip and count one bad job.
+(durations in ISO 8601 or .NET TimeSpan, sizes as "2332 MB" or a bare "20.1147" MB, actionsInfo as
+strings or ints, unknown job types and statuses, error codes as integers with the name beside them):
+everything the reference allows and every job recorded from the live service (docs/real-data.md)
+parses, and anything else raises `MalformedJob` with a short reason, so that the caller can skip and
+count one bad job.
 
 Whatever JSON Azure sends, what comes out is safe to expose: text encodes as UTF-8 (lone surrogates,
 valid in JSON, become U+FFFD) and every number is finite and within the bounds below, so one hostile
@@ -105,6 +107,8 @@ class Job:
     duration_seconds: float | None = None
     size_bytes: int | None = None
     error_code: str | None = None
+    # SQLDataBase, SAPHanaDatabase...: names a database's jobs consistently (see entities.py)
+    workload_type: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -190,6 +194,7 @@ def _bounded_duration(seconds: float, text: str) -> float:
 # --- sizes -----------------------------------------------------------------------------------------
 
 _SIZE = re.compile(r"^(?P<number>\d[\d,]*(?:\.\d+)?|\.\d+)\s*(?P<unit>[a-z]*)$", re.IGNORECASE)
+_BARE_NUMBER = re.compile(r"^(?:\d[\d,]*(?:\.\d+)?|\.\d+)$")
 _SIZE_UNITS = {
     "": 1, "b": 1, "byte": 1, "bytes": 1,
     "kb": 1024, "kib": 1024,
@@ -262,7 +267,11 @@ def is_plausible(job: Job, now: float, future_tolerance: float = MAX_FUTURE_SECO
 
 # --- jobs ------------------------------------------------------------------------------------------
 
+# Where a job's size is read, first found wins: IaaS VM backups say "Backup Size" ("2332 MB"); file
+# shares and databases say "Data Transferred (in MB)" instead, a bare number of MB ("20.1147").
 SIZE_KEY = "backup size"
+TRANSFERRED_KEY = "data transferred (in mb)"
+_ERROR_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,199}$")
 
 
 def _as_text(value: Any, what: str) -> str:
@@ -281,10 +290,20 @@ def _text(properties: Mapping[str, Any], key: str, default: str) -> str:
 
 
 def _error_code(properties: Mapping[str, Any]) -> str | None:
+    """The error of the first error detail, as operators search for it; None without error details.
+
+    Azure's `errorCode` is an integer (400136); the name that documentation and runbooks use
+    (`UserErrorVmNotFoundV2`) is in `errorTitle` when the job type has one. So: the title, else the
+    error string when it is a name rather than a sentence, else the integer as text, else Unknown.
+    """
     details = properties.get("errorDetails")
     if not isinstance(details, list) or not details:
         return None
     first = details[0] if isinstance(details[0], Mapping) else {}
+    for key in ("errorTitle", "errorString"):
+        name = first.get(key)
+        if isinstance(name, str) and _ERROR_NAME.match(name.strip()):
+            return name.strip()
     code = first.get("errorCode")
     if code is None or code == "":
         return UNKNOWN
@@ -292,16 +311,25 @@ def _error_code(properties: Mapping[str, Any]) -> str | None:
 
 
 def _size_from(properties: Mapping[str, Any]) -> int | None:
+    """Bytes from "Backup Size", else from "Data Transferred (in MB)"; None when neither is there."""
     extended = properties.get("extendedInfo")
     bag = extended.get("propertyBag") if isinstance(extended, Mapping) else None
     if not isinstance(bag, Mapping):
         return None
-    for key, value in bag.items():
-        if isinstance(key, str) and key.strip().lower() == SIZE_KEY and value is not None:
-            try:
-                return parse_size(str(value))
-            except ValueError as error:
-                raise MalformedJob("bad_size", str(error)) from None
+    found = {
+        key.strip().lower(): value
+        for key, value in bag.items()
+        if isinstance(key, str) and value is not None and value != ""
+    }
+    try:
+        if SIZE_KEY in found:
+            return parse_size(str(found[SIZE_KEY]))
+        if TRANSFERRED_KEY in found:
+            text = str(found[TRANSFERRED_KEY]).strip()
+            # the key names the unit; a value that names its own is read as written
+            return parse_size(f"{text} MB" if _BARE_NUMBER.match(text) else text)
+    except ValueError as error:
+        raise MalformedJob("bad_size", str(error)) from None
     return None
 
 
@@ -349,4 +377,5 @@ def parse_job(resource: Any) -> Job:
         duration_seconds=duration,
         size_bytes=_size_from(properties),
         error_code=_error_code(properties),
+        workload_type=_text(properties, "workloadType", "") or None,
     )

@@ -12,7 +12,9 @@ Rules it holds:
 - a job dated more than a day in the future is malformed, never an entity's latest job;
 - a size once known is kept when a later listing (which never carries `extendedInfo`) repeats the job;
 - a running job that a listing covering its start no longer returns is a candidate for a check by id
-  (`unlisted_running`); only the reader's confirmation (404) removes it (`vanished`).
+  (`unlisted_running`); only the reader's confirmation (404) removes it (`vanished`);
+- a database that Azure names two ways (`msdb` for ConfigureBackup, `msdb [sql-vm]` for Backup) is
+  one `entity` in the snapshot (`entities.canonical_entities`); what is kept stays keyed as written.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from .entities import WORKLOAD_MANAGEMENT_TYPE, canonical_entities, relabel
 from .jobs import Job, MalformedJob, VaultRef, is_plausible
 from .snapshot import (
     DURATION_BUCKETS_SECONDS,
@@ -34,12 +37,13 @@ from .snapshot import (
 # A warm listing starts this long before the last one ended, for jobs that show up late in the list.
 WARM_OVERLAP_SECONDS = 600.0
 MAX_MALFORMED_REMEMBERED = 10_000
-# Operations that never report a "Backup Size": their details are not worth a request.
+# Operations that never report a size ("Backup Size" or "Data Transferred (in MB)"): their details are
+# not worth a request. Restores of file shares and databases do report the data they transferred.
 NO_SIZE_OPERATIONS = frozenset(
     op.lower()
     for op in (
         "ConfigureBackup", "DisableBackup", "DeleteBackupData", "Register", "UnRegister", "Undelete",
-        "UpdateCustomerManagedKey", "Restore", "CrossRegionRestore", "Invalid",
+        "UpdateCustomerManagedKey", "MoveRecoveryPoint", "Invalid",
     )
 )  # fmt: skip
 
@@ -69,6 +73,20 @@ class _EntityTotals:
     size_bytes_total: int = 0
     last_success_end: float | None = None
     last_size: tuple[float, int] | None = None  # (start time of the job, size)
+
+
+def _merge(into: _EntityTotals | None, more: _EntityTotals) -> _EntityTotals:
+    """The totals of two names of one entity (see `entities`), as if they had been kept as one."""
+    if into is None:
+        return more
+    successes = [end for end in (into.last_success_end, more.last_success_end) if end is not None]
+    sizes = [size for size in (into.last_size, more.last_size) if size is not None]
+    return _EntityTotals(
+        finished_by_status=into.finished_by_status + more.finished_by_status,
+        size_bytes_total=into.size_bytes_total + more.size_bytes_total,
+        last_success_end=max(successes) if successes else None,
+        last_size=max(sizes) if sizes else None,
+    )
 
 
 class VaultLedger:
@@ -222,24 +240,37 @@ class VaultLedger:
         self, vault: VaultRef, now: float, up: bool, refresh_duration_seconds: float | None
     ) -> VaultSnapshot:
         """The vault as the collector renders it at `now` (a running job's duration is its age then)."""
+        names = canonical_entities(
+            (job.workload_type, job.entity)
+            for job in self._jobs.values()
+            if job.backup_management_type == WORKLOAD_MANAGEMENT_TYPE
+        )
+        labelled: dict[EntityKey, EntityKey] = {}  # as kept -> as shown
         latest: dict[EntityKey, Job] = {}
         job_counts: Counter[tuple[str, str, str]] = Counter()
         for job in self._jobs.values():
-            key = entity_key(job)
+            kept = entity_key(job)
+            if kept not in labelled:
+                labelled[kept] = replace(kept, entity=relabel(names, job.workload_type, job.entity))
+            key = labelled[kept]
             if key not in latest or (job.start_time, job.job_id) > (
                 latest[key].start_time,
                 latest[key].job_id,
             ):
                 latest[key] = job
             job_counts[(job.backup_management_type, job.operation, job.status)] += 1
+        merged: dict[EntityKey, _EntityTotals] = {}
+        for kept, totals in self._entities.items():
+            shown = labelled.get(kept, kept)
+            merged[shown] = _merge(merged.get(shown), totals)
         entities = []
         for key, job in latest.items():
-            totals = self._entities.get(key) or _EntityTotals()
+            totals = merged.get(key) or _EntityTotals()
             duration = job.reported_duration if job.finished else max(0.0, now - job.start_time)
             entities.append(
                 EntitySnapshot(
                     key=key,
-                    last_job=job,
+                    last_job=replace(job, entity=key.entity),
                     last_job_duration_seconds=duration,
                     last_success_timestamp=totals.last_success_end,
                     last_size_bytes=totals.last_size[1] if totals.last_size else None,

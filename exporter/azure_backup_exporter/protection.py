@@ -44,10 +44,12 @@ class ProtectionLedger:
     def apply_settings(self, settings: VaultSettings) -> None:
         self._settings = settings
 
-    def snapshot(self, up: bool) -> InventorySnapshot:
+    def snapshot(self, up: bool, job_entities: Iterable[str] = ()) -> InventorySnapshot:
+        """`job_entities`: the entity labels of the vault's jobs, which item labels join (entities.py)."""
+        known = frozenset(job_entities)
         items: dict[tuple[str, str], ItemSnapshot] = {}
         for item in self._items or ():
-            snapshot = self._item_snapshot(item)
+            snapshot = self._item_snapshot(item, known)
             key = (snapshot.backup_management_type, snapshot.entity)
             kept = items.get(key)
             # two items with one name (two VMs called alike in two resource groups) would make duplicate
@@ -63,13 +65,13 @@ class ProtectionLedger:
             settings=self._settings,
         )
 
-    def _item_snapshot(self, item: ProtectedItem) -> ItemSnapshot:
+    def _item_snapshot(self, item: ProtectedItem, job_entities: frozenset[str]) -> ItemSnapshot:
         intervals: Mapping[str, float] = {}
         if not item.scheduled_for_deferred_delete:  # soft-deleted: no backup is expected
             intervals = self._intervals.get(item.policy_name, {})
         return ItemSnapshot(
             backup_management_type=item.backup_management_type,
-            entity=item_entity(item),
+            entity=item_entity(item, job_entities),
             item_type=item.item_type,
             workload_type=item.workload_type,
             policy=_policy_shown(item),

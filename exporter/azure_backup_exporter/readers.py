@@ -273,7 +273,10 @@ class InventoryReader:
         self.up: bool | None = None  # None until the first reading
 
     def read(self, ledger: GuardedProtection, deadline: float) -> None:
+        """Read what is due; `up` says how the last reading went (unchanged when nothing was due)."""
         now = time.monotonic()
+        if now < self._settings_due and now < self._items_due:
+            return
         try:
             if now >= self._settings_due:
                 self._read_settings(ledger, deadline)
@@ -284,8 +287,8 @@ class InventoryReader:
         except ArmError as error:
             self.up = False
             retry = now + RETRY_SHARE * min(self._items_interval, self._settings_interval)
-            self._items_due = min(self._items_due, retry)
-            self._settings_due = min(self._settings_due, retry)
+            self._items_due = max(self._items_due, retry)
+            self._settings_due = max(self._settings_due, retry)
             log.error(
                 "vault %s: inventory read failed: %s %s: %s",
                 self.vault,

@@ -108,5 +108,6 @@ class VaultTracker:
             snapshot = ledger.snapshot(self.vault, now, self._up, self._refresh_duration)
         if self._inventory is None or self._inventory.up is None:
             return snapshot
+        job_entities = {entity.key.entity for entity in snapshot.entities}
         with self._protection.hold() as protection:
-            return replace(snapshot, inventory=protection.snapshot(self._inventory.up))
+            return replace(snapshot, inventory=protection.snapshot(self._inventory.up, job_entities))

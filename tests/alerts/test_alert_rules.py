@@ -101,8 +101,10 @@ def test_the_issue_alerts_exist_with_severity_and_annotations() -> None:
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
         annotations = rule["annotations"]
         assert "{{" not in annotations["summary"], f"{name}: summary is a static sentence"
-        assert "{{ $labels.vault }}" in annotations["description"] or name == "AzureBackupApiThrottled" or (
-            name == "AzureBackupExporterDown"
+        assert (
+            "{{ $labels.vault }}" in annotations["description"]
+            or name == "AzureBackupApiThrottled"
+            or (name == "AzureBackupExporterDown")
         ), name
         assert annotations["runbook_url"] == RUNBOOK_BASE + name.lower(), name
 
@@ -225,8 +227,16 @@ def test_tuning_the_rpo_is_one_vocabulary_value(
     if rpo_seconds is None:
         shutil.copy(RULES, tmp_path / "rules.yaml")
     else:
-        built = run([sys.executable, str(ALERTS_BUILDER), "--set", f"rpo_seconds={rpo_seconds}",
-                     "--out", str(tmp_path)])
+        built = run(
+            [
+                sys.executable,
+                str(ALERTS_BUILDER),
+                "--set",
+                f"rpo_seconds={rpo_seconds}",
+                "--out",
+                str(tmp_path),
+            ]
+        )
         assert built.returncode == 0, built.stderr
         (tmp_path / "azure-backup.rules.yaml").rename(tmp_path / "rules.yaml")
     matchers = ",".join(f'{name}="{value}"' for name, value in ENTITY.items())

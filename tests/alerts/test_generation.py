@@ -29,8 +29,11 @@ def build(out: Path, *overrides: str) -> None:
 
 def rule_expressions(path: Path) -> dict[str, str]:
     document = yaml.safe_load(path.read_text())
-    return {rule.get("alert") or rule["record"]: rule["expr"]
-            for group in document["groups"] for rule in group["rules"]}
+    return {
+        rule.get("alert") or rule["record"]: rule["expr"]
+        for group in document["groups"]
+        for rule in group["rules"]
+    }
 
 
 def dashboard_panels(path: Path) -> list[dict[str, Any]]:
@@ -39,8 +42,9 @@ def dashboard_panels(path: Path) -> list[dict[str, Any]]:
 
 def dashboard_queries(path: Path) -> list[str]:
     board = json.loads(path.read_text())
-    return ([target["expr"] for panel in dashboard_panels(path) for target in panel["targets"]]
-            + [variable["query"] for variable in board["templating"]["list"] if variable["type"] == "query"])
+    return [target["expr"] for panel in dashboard_panels(path) for target in panel["targets"]] + [
+        variable["query"] for variable in board["templating"]["list"] if variable["type"] == "query"
+    ]
 
 
 def panel(path: Path, title: str) -> dict[str, Any]:
@@ -91,14 +95,20 @@ def test_another_job_name_and_rpo_change_both_outputs_and_leave_no_old_value(
     for name, title in age_panels:
         found = panel(tmp_path / name, title)
         steps = found["fieldConfig"]["defaults"]["thresholds"]["steps"] + [
-            step for override in found["fieldConfig"]["overrides"] for prop in override["properties"]
-            if prop["id"] == "thresholds" for step in prop["value"]["steps"]
+            step
+            for override in found["fieldConfig"]["overrides"]
+            for prop in override["properties"]
+            if prop["id"] == "thresholds"
+            for step in prop["value"]["steps"]
         ]
         assert {"color": "orange", "value": 36000} in steps, title
         assert all(step["value"] != 93600 for step in steps), title
         assert "orange after 10 h, red after 48 h" in found["description"], title
-    rpo = next(variable for variable in json.loads((tmp_path / OVERVIEW).read_text())["templating"]["list"]
-               if variable["name"] == "rpo")
+    rpo = next(
+        variable
+        for variable in json.loads((tmp_path / OVERVIEW).read_text())["templating"]["list"]
+        if variable["name"] == "rpo"
+    )
     assert rpo["current"]["value"] == "36000" and rpo["current"]["text"] == "10h"
 
 
@@ -113,7 +123,7 @@ def test_another_job_name_is_what_exporter_down_watches(tmp_path: Path, promtool
         "exp_annotations": {
             "summary": summary,
             "description": "Prometheus cannot scrape exporter:10000 (job backup-prod): no backup alert "
-                           "can fire while it lasts.",
+            "can fire while it lasts.",
             "runbook_url": runbook,
         },
     }
@@ -122,7 +132,7 @@ def test_another_job_name_is_what_exporter_down_watches(tmp_path: Path, promtool
         "exp_annotations": {
             "summary": summary,
             "description": "No target of job azure-backup-exporter exists in Prometheus: no backup alert "
-                           "can fire while it lasts.",
+            "can fire while it lasts.",
             "runbook_url": runbook,
         },
     }
@@ -154,23 +164,45 @@ def test_every_selector_comes_from_the_vocabulary(tmp_path: Path, promtool: str)
         "running_statuses=Running,Stopping",
         "success_statuses=Done,DoneWithWarnings",
         "failed_status=Broken",
+        "job_rpo_management_types=VmKind,ShareKind",
     )
     checked = run([promtool, "check", "rules", "--lint=all", "--lint-fatal", str(tmp_path / RULES_NAME)])
     assert checked.returncode == 0, checked.stdout + checked.stderr
     rules = "\n".join(rule_expressions(tmp_path / RULES_NAME).values())
-    dashboards = "\n".join(query for name in (OVERVIEW, ENTITY)
-                           for query in dashboard_queries(tmp_path / name))
-    old = ["Backup( \\(", "Backup (Log)", "InProgress", "Cancelling", '"Completed|', '"Failed"',
-           "DisableBackup", "DeleteBackupData"]
+    dashboards = "\n".join(
+        query for name in (OVERVIEW, ENTITY) for query in dashboard_queries(tmp_path / name)
+    )
+    old = [
+        "Backup( \\(",
+        "Backup (Log)",
+        "InProgress",
+        "Cancelling",
+        '"Completed|',
+        '"Failed"',
+        "DisableBackup",
+        "DeleteBackupData",
+    ]
     for text in old:
         assert text not in rules, text
         assert text not in dashboards, text
-    for new in ("operation=~`(Full|Log)Backup`", 'operation="LogBackup"', 'operation!="LogBackup"',
-                'status="Broken"', 'status=~"Running|Stopping"', 'status=~"Done|DoneWithWarnings"',
-                'status!~"Running|Stopping|Done|DoneWithWarnings"', 'operation=~"StopProtection|Purge"'):
+    for new in (
+        "operation=~`(Full|Log)Backup`",
+        'operation!="LogBackup"',
+        'backup_management_type=~"VmKind|ShareKind"',
+        'status="Broken"',
+        'status=~"Running|Stopping"',
+        'status=~"Done|DoneWithWarnings"',
+        'status!~"Running|Stopping|Done|DoneWithWarnings"',
+        'operation=~"StopProtection|Purge"',
+    ):
         assert new in rules, new
-    for new in ('operation=~"(Full|Log)Backup"', 'operation!="LogBackup"', 'status="Broken"',
-                'status=~"Running|Stopping"', 'status!~"Running|Stopping"'):
+    for new in (
+        'operation=~"(Full|Log)Backup"',
+        'operation!="LogBackup"',
+        'status="Broken"',
+        'status=~"Running|Stopping"',
+        'status!~"Running|Stopping"',
+    ):
         assert new in dashboards, new
 
 
@@ -178,10 +210,15 @@ def test_every_selector_comes_from_the_vocabulary(tmp_path: Path, promtool: str)
     ("override", "message"),
     [
         ("rpo_seconds=26h", "error: rpo_seconds: expected a positive whole number, got '26h'"),
-        ("job=backup-prod", "error: --set 'job=backup-prod': expected name=value with a name of "
-                            "mixin/vocabulary.py (job_name, "),
-        ("success_age_red_seconds=3600",
-         "error: success_age_red_seconds: expected more than rpo_seconds (93600), got 3600"),
+        (
+            "job=backup-prod",
+            "error: --set 'job=backup-prod': expected name=value with a name of "
+            "mixin/vocabulary.py (job_name, ",
+        ),
+        (
+            "success_age_red_seconds=3600",
+            "error: success_age_red_seconds: expected more than rpo_seconds (93600), got 3600",
+        ),
     ],
     ids=["not-a-number", "unknown-name", "red-before-orange"],
 )

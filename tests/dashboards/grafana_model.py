@@ -22,7 +22,13 @@ ENTITY_UID = "azure-backup-entity"
 
 # The label variables every dashboard offers, in the order each narrows the next (issue 5).
 CHAINED_VARIABLES = (
-    "job", "instance", "subscription_id", "resource_group", "vault", "backup_management_type", "entity"
+    "job",
+    "instance",
+    "subscription_id",
+    "resource_group",
+    "vault",
+    "backup_management_type",
+    "entity",
 )
 
 # Panels that are legitimately empty on a healthy estate (their description says so, "Empty ..."): nothing

@@ -22,12 +22,20 @@ PROMTOOL = os.environ.get("PROMTOOL_BINARY", "/usr/bin/promtool")
 SCRAPE_SERIES = {"up": (), "scrape_duration_seconds": (), "scrape_samples_scraped": ()}
 TARGET_LABELS = {"job", "instance"}
 # Values of single-value variables, with the characters real names carry (Grafana does not escape them).
-SINGLE_VALUE_SAMPLE = {"subscription_id": "00000000-0000-0000-0000-000000000000", "resource_group": "rg.prod",
-                       "vault": "rsv-01", "backup_management_type": "AzureWorkload",
-                       "entity": "SQLDataBase;mssqlserver;db (1)", "operation": "Backup (Log)"}
+SINGLE_VALUE_SAMPLE = {
+    "subscription_id": "00000000-0000-0000-0000-000000000000",
+    "resource_group": "rg.prod",
+    "vault": "rsv-01",
+    "backup_management_type": "AzureWorkload",
+    "entity": "SQLDataBase;mssqlserver;db (1)",
+    "operation": "Backup (Log)",
+}
 
-ALL_QUERIES = [pytest.param(query, id=f"{query.dashboard_uid}: {query.where}")
-               for board in dashboards() for query in queries(board)]
+ALL_QUERIES = [
+    pytest.param(query, id=f"{query.dashboard_uid}: {query.where}")
+    for board in dashboards()
+    for query in queries(board)
+]
 
 
 def exported_series() -> dict[str, set[str]]:
@@ -54,8 +62,12 @@ def recording_rules() -> set[str]:
 
 def test_the_collector_contract_is_what_the_dashboards_were_written_against() -> None:
     names = {spec.name for spec in METRICS}
-    assert {"azure_backup_last_job_status", "azure_backup_jobs_finished_total", "azure_backup_vault_up",
-            "azure_backup_job_duration_seconds"} <= names
+    assert {
+        "azure_backup_last_job_status",
+        "azure_backup_jobs_finished_total",
+        "azure_backup_vault_up",
+        "azure_backup_job_duration_seconds",
+    } <= names
 
 
 @pytest.mark.parametrize("query", ALL_QUERIES)
@@ -79,8 +91,12 @@ def test_reads_only_series_and_labels_the_exporter_emits(query: Query) -> None:
 
 def test_every_exported_family_except_bookkeeping_is_on_a_dashboard() -> None:
     """Not a rule of the issue, but a metric nobody can see is a metric nobody watches."""
-    used = {selector.metric for board in dashboards() for query in queries(board)
-            for selector in selectors(query.expr)}
+    used = {
+        selector.metric
+        for board in dashboards()
+        for query in queries(board)
+        for selector in selectors(query.expr)
+    }
     shown = {spec.name for spec in METRICS if spec.name in used or f"{spec.name}_bucket" in used}
     unseen = {spec.name for spec in METRICS} - shown - {"azure_backup_last_job_end_timestamp_seconds"}
     assert not unseen

@@ -43,8 +43,9 @@ def test_both_dashboards_exist_with_stable_uids() -> None:
 
 
 def test_committed_json_is_what_the_generator_writes() -> None:
-    result = subprocess.run([sys.executable, str(DASHBOARD_DIR / "build.py"), "--check"],
-                            capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, str(DASHBOARD_DIR / "build.py"), "--check"], capture_output=True, text=True, cwd=REPO
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -168,17 +169,21 @@ def test_the_entities_table_sorts_by_time_since_success_with_colours_and_links_t
     title = "Entities by time since last success"
     table = next(panel for panel in panels(by_uid(OVERVIEW_UID)) if panel["title"] == title)
     assert table["options"]["sortBy"] == [{"displayName": "Since last success", "desc": True}]
-    overrides = {o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
-                 for o in table["fieldConfig"]["overrides"]}
+    overrides = {
+        o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+        for o in table["fieldConfig"]["overrides"]
+    }
     age = overrides["Since last success"]
     assert age["unit"] == "s" and age["custom.cellOptions"]["type"] == "color-background"
     assert [step["color"] for step in age["thresholds"]["steps"]] == ["green", "orange", "red"]
     [link] = overrides["entity"]["links"]
     url = urlsplit(link["url"])
     assert url.path == f"/d/{ENTITY_UID}/azure-backup-entity"
-    params = parse_qs(url.query.replace("${__url_time_range}", "from=a&to=b")
-                      .replace("${datasource:queryparam}", "var-datasource=x")
-                      .replace("${instance:queryparam}", "var-instance=y"))
+    params = parse_qs(
+        url.query.replace("${__url_time_range}", "from=a&to=b")
+        .replace("${datasource:queryparam}", "var-datasource=x")
+        .replace("${instance:queryparam}", "var-instance=y")
+    )
     carried = {name.removeprefix("var-") for name in params if name.startswith("var-")}
     entity_board = by_uid(ENTITY_UID)
     assert carried == {variable["name"] for variable in variables(entity_board)} - {"rpo"}
@@ -197,8 +202,14 @@ def test_the_dashboards_link_to_each_other_keeping_variables_and_time() -> None:
 def test_the_entity_dashboard_selects_one_entity_and_operation_exactly() -> None:
     board = by_uid(ENTITY_UID)
     single = {v["name"] for v in variables(board) if v["type"] == "query" and not v["multi"]}
-    assert single == {"subscription_id", "resource_group", "vault", "backup_management_type", "entity",
-                      "operation"}, "names repeat across vaults: every label of the entity takes one value"
+    assert single == {
+        "subscription_id",
+        "resource_group",
+        "vault",
+        "backup_management_type",
+        "entity",
+        "operation",
+    }, "names repeat across vaults: every label of the entity takes one value"
     for query in queries(board):
         for selector in selectors(query.expr):
             for _, op, value in selector.matchers:

@@ -2,7 +2,7 @@
 
 Why a textual transformation: the expressions, labels and annotations under test must be byte for byte
 the shipped ones, so the shipped file is copied line by line and only the lines that state how long a
-condition must hold (`for: 30m`) or a tunable threshold (`7200  # tunable: rpo_log_seconds (2h)`, see the
+condition must hold (`for: 30m`) or a tunable threshold (`93600  # tunable: rpo_seconds (26h)`, see the
 header of `alerts/azure-backup.rules.yaml`) are rewritten. Re-serialising the YAML would reflow the
 templates and lose the PromQL comments.
 """

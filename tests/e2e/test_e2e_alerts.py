@@ -41,11 +41,12 @@ ALERTMANAGER_WAITS = {"group_wait": "1s", "group_interval": "1s", "repeat_interv
 RECEIVER_OF_SEVERITY = {"critical": "pager", "warning": "ticket", "info": "ticket"}
 HEALTHY_EVALUATIONS = 15
 ERROR_CODE = 400002
-# A weekly full, daily differential and hourly log backup policy, as last run (operation, started ago).
+ERROR_NAME = "UserErrorGuestAgentStatusUnavailable"  # the errorTitle of 400002: what error_code shows
+# A weekly full and daily differential policy, as its jobs last ran (operation, started ago). Its hourly
+# log backups are not listed as jobs by Azure (docs/real-data.md), so none is here.
 HEALTHY_SQL_POLICY = (
     ("Backup (Full)", 5 * 24 * HOUR),
     ("Backup (Differential)", 20 * HOUR),
-    ("Backup (Log)", 2400),
 )
 
 
@@ -126,12 +127,12 @@ def seed_scenarios(control: SimulatorControl) -> Scenarios:
         "Completed",
         started_ago=30 * 60,
         ended_ago=25 * 60,
-        operation="Backup (Log)",
+        operation="Backup (Full)",
         backup_management_type="AzureWorkload",
         job_type="AzureWorkloadJob",
     )
-    # A transient failure retried successfully, a restore, a share and a weekly full + daily differential +
-    # hourly log policy: all healthy.
+    # A transient failure retried successfully, a restore, a share and a weekly full + daily differential
+    # policy: all healthy.
     control.add_job(
         vaults.healthy,
         "vm-web-03",
@@ -324,6 +325,7 @@ def test_failed_backup_reaches_the_ticket_receiver_with_vault_entity_and_error_c
         "AzureBackupJobFailed", vault=vault, entity="vm-app-01", operation="Backup", severity="warning"
     )
     assert alert.labels["backup_management_type"] == "AzureIaasVM"
+    # that job's errorTitle is a sentence, not a name: error_code falls back to Azure's integer
     assert f"Error code {ERROR_CODE}." in alert.annotations["description"]
 
 
@@ -410,7 +412,7 @@ def test_no_success_in_lookback_pages_and_holds_back_the_failed_job_warning(e2e:
         operation="Backup",
         severity="critical",
     )
-    assert f"Latest error code {ERROR_CODE}." in alert.annotations["description"]
+    assert f"Latest error code {ERROR_NAME}." in alert.annotations["description"]
     # Prometheus fires AzureBackupJobFailed too. The shipped inhibition holds it back while the critical
     # alert lasts (it may have been notified before that: in production it fires 30 min earlier).
     held_back = wait_until(
@@ -461,10 +463,9 @@ def test_healthy_estate_stays_silent(e2e: EndToEnd) -> None:
         (r["metric"]["entity"], r["metric"]["operation"], r["metric"]["status"]) for r in latest
     ) == [
         ("share-docs", "Backup", "Completed"),
-        ("sql-orders", "Backup (Log)", "Completed"),
+        ("sql-orders", "Backup (Full)", "Completed"),
         ("sql-sales", "Backup (Differential)", "Completed"),
         ("sql-sales", "Backup (Full)", "Completed"),
-        ("sql-sales", "Backup (Log)", "Completed"),
         ("vm-web-01", "Backup", "Completed"),
         ("vm-web-01", "Restore", "Completed"),
         ("vm-web-02", "Backup", "InProgress"),

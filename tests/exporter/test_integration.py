@@ -77,7 +77,9 @@ def test_a_deleted_vault_beside_healthy_ones(
         value(text, "azure_backup_last_job_status", vault="rsv-gone", entity="vm-gone", status="Completed")
         == 1
     )
-    lines = [r.getMessage() for r in caplog.records if "rsv-gone" in r.getMessage()]
+    lines = [
+        r.getMessage() for r in caplog.records if "rsv-gone" in r.getMessage() and "refresh" in r.getMessage()
+    ]
     assert len(lines) == 1 and "HTTP 404" in lines[0] and "ResourceNotFound" in lines[0]
 
 

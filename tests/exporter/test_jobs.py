@@ -163,19 +163,121 @@ def test_unknown_type_and_status_are_kept_and_extra_fields_ignored() -> None:
     assert job.error_code == "Unknown"
 
 
-def test_error_code_of_a_failed_job() -> None:
-    item = {
+def _failed(details: list[object], status: str = "Failed") -> dict[str, object]:
+    return {
         "name": "j3",
         "properties": {
-            "status": "Failed",
+            "status": status,
             "startTime": "2026-11-26T01:00:00Z",
             "endTime": "2026-11-26T01:05:00Z",
-            "errorDetails": [{"errorCode": 510008, "errorTitle": "t"}],
+            "errorDetails": details,
         },
     }
-    job = parse_job(item)
-    assert job.error_code == "510008" and job.finished and not job.succeeded
+
+
+def test_error_code_is_the_name_operators_search_for_when_azure_gives_one() -> None:
+    # recorded from the live service: an integer code, the name in errorTitle
+    job = parse_job(
+        _failed(
+            [
+                {
+                    "errorCode": 400136,
+                    "errorTitle": "UserErrorVmNotFoundV2",
+                    "errorString": "Virtual machine doesn't exist.",
+                    "recommendations": ["Please make sure that virtual machine exists."],
+                }
+            ]
+        )
+    )
+    assert job.error_code == "UserErrorVmNotFoundV2" and job.finished and not job.succeeded
     assert job.reported_duration == 300.0
+
+
+def test_error_code_falls_back_to_the_integer_when_azure_names_no_error() -> None:
+    # AzureStorageJob error details carry no errorTitle, and their errorString is a sentence
+    storage = [
+        {"errorCode": 1073871825, "errorString": "Microsoft Azure Backup encountered an internal error."}
+    ]
+    assert parse_job(_failed(storage)).error_code == "1073871825"
+    assert parse_job(_failed([{"errorCode": 510008, "errorTitle": ""}])).error_code == "510008"
+    assert parse_job(_failed([{"errorString": "UserErrorSqlLogChainBroken"}])).error_code == (
+        "UserErrorSqlLogChainBroken"
+    )
+
+
+def test_a_job_completed_with_warnings_keeps_its_error_details() -> None:
+    details = [{"errorCode": 400309, "errorTitle": "UserErrorGenericResourceNotFound", "errorString": "x"}]
+    job = parse_job(_failed(details, status="CompletedWithWarnings"))
+    assert job.succeeded and job.error_code == "UserErrorGenericResourceNotFound"
+
+
+def _with_bag(bag: dict[str, object], **extra: object) -> dict[str, object]:
+    return {
+        "name": "s1",
+        "properties": {
+            "status": "Completed",
+            "startTime": "2024-06-01T01:00:00.1234Z",
+            "endTime": "2024-06-01T01:04:00Z",
+            "extendedInfo": {"tasksList": [], "propertyBag": bag},
+            **extra,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("bag", "size"),
+    [
+        ({"VM Name": "vm1", "Backup Size": "10240 MB"}, 10240 * 2**20),  # IaaS VM backup
+        ({"Data Transferred (in MB)": "20.1147"}, round(20.1147 * 2**20)),  # file share, database
+        ({"Data Transferred (in MB)": "0"}, 0),
+        (
+            {"Data Transferred (in MB)": "1680.3164", "Job Type": "Recover to an alternate location"},
+            round(1680.3164 * 2**20),
+        ),
+        ({"Data Transferred (in MB)": "3 GB"}, 3 * 2**30),  # a value naming its own unit is read so
+        ({"Backup Size": "2 MB", "Data Transferred (in MB)": "9"}, 2 * 2**20),  # Backup Size first
+        ({"Policy Name": "DefaultPolicy"}, None),
+        ({"Data Transferred (in MB)": ""}, None),
+    ],
+)
+def test_size_from_backup_size_else_data_transferred(bag: dict[str, object], size: int | None) -> None:
+    assert parse_job(_with_bag(bag)).size_bytes == size
+
+
+def test_an_unreadable_data_transferred_is_a_malformed_size() -> None:
+    with pytest.raises(MalformedJob) as caught:
+        parse_job(_with_bag({"Data Transferred (in MB)": "lots"}))
+    assert caught.value.reason == "bad_size"
+
+
+def test_real_shapes_parse() -> None:
+    """Shapes seen in the live recordings and nowhere in the documentation."""
+    job = parse_job(
+        {
+            "id": "/Subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+            "Microsoft.RecoveryServices/vaults/v/backupJobs/e0d6ac3b",
+            "name": "e0d6ac3b",
+            "properties": {
+                "jobType": "AzureWorkloadJobV2",
+                "workloadType": "SAPHanaDatabase",
+                "operation": "RestoreWithRehydrate",
+                "status": "Completed",
+                "entityFriendlyName": "systemdb",
+                "backupManagementType": "AzureWorkload",
+                "duration": "PT1H40.4431187S",
+                "actionsInfo": [1],
+                "startTime": "2023-03-15T04:46:39.3441Z",
+                "endTime": "2023-03-15T06:27:19.78722Z",
+            },
+        }
+    )
+    assert (job.job_type, job.operation, job.workload_type) == (
+        "AzureWorkloadJobV2",
+        "RestoreWithRehydrate",
+        "SAPHanaDatabase",
+    )
+    assert job.duration_seconds == pytest.approx(3600 + 40.4431187)
+    assert parse_job({"name": "z", "properties": {"startTime": "2024-01-01T00:00:00Z"}}).workload_type is None
 
 
 @pytest.mark.parametrize(

@@ -218,3 +218,140 @@ def test_a_job_dated_in_the_future_is_malformed_and_never_the_latest() -> None:
     snapshot = snap(ledger)
     assert entity(snapshot).last_job.job_id == "skewed"
     assert snapshot.malformed_jobs == {"future_time": 1}
+
+
+# --- one database, one entity (entities.py) ---------------------------------------------------------
+
+
+def db_job(
+    job_id: str, entity: str, operation: str, start: float, workload: str = "SQLDataBase", **more: Any
+) -> Job:
+    return job(
+        job_id,
+        entity,
+        start=start,
+        backup_management_type="AzureWorkload",
+        operation=operation,
+        job_type="AzureWorkloadJob",
+        workload_type=workload,
+        **more,
+    )
+
+
+def db_entities(snapshot: VaultSnapshot) -> dict[tuple[str, str], EntitySnapshot]:
+    return {
+        (e.key.entity, e.key.operation): e
+        for e in snapshot.entities
+        if e.key.backup_management_type == "AzureWorkload"
+    }
+
+
+def test_protection_stopped_on_a_database_carries_the_entity_of_its_backups() -> None:
+    # as recorded: ConfigureBackup and DisableBackup name "msdb", Backup names "msdb [sql-vm]"
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(
+        listing(
+            db_job("c", "msdb", "ConfigureBackup", T0 - 5 * 3600),
+            db_job("b", "msdb [sql-vm]", "Backup (Full)", T0 - 4 * 3600, size_bytes=2**20),
+            db_job("d", "MSDB", "DisableBackup", T0 - 3600),
+        ),
+        [],
+        [],
+        T0,
+    )
+    shown = db_entities(snap(ledger))
+    assert set(shown) == {
+        ("msdb [sql-vm]", "ConfigureBackup"),
+        ("msdb [sql-vm]", "Backup (Full)"),
+        ("msdb [sql-vm]", "DisableBackup"),
+    }
+    stopped = shown[("msdb [sql-vm]", "DisableBackup")]
+    assert stopped.last_job.job_id == "d" and stopped.last_job.entity == "msdb [sql-vm]"
+    assert stopped.finished_by_status == {"Completed": 1}
+
+
+def test_hana_and_the_old_instance_prefixed_form_match_on_the_database_part() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(
+        listing(
+            db_job("h1", "h22", "ConfigureBackup", T0 - 7200, workload="SAPHanaDatabase"),
+            db_job("h2", "H22/H22 [HANADemoIDC3]", "Backup (Full)", T0 - 3600, workload="SAPHanaDatabase"),
+            db_job("s1", "testdb1", "DeleteBackupData", T0 - 7200),
+            db_job("s2", "MSSQLSERVER/testdb1 [pstestwlvm1bca8]", "Restore (Full)", T0 - 3600),
+        ),
+        [],
+        [],
+        T0,
+    )
+    assert set(db_entities(snap(ledger))) == {
+        ("H22/H22 [HANADemoIDC3]", "ConfigureBackup"),
+        ("H22/H22 [HANADemoIDC3]", "Backup (Full)"),
+        ("MSSQLSERVER/testdb1 [pstestwlvm1bca8]", "DeleteBackupData"),
+        ("MSSQLSERVER/testdb1 [pstestwlvm1bca8]", "Restore (Full)"),
+    }
+
+
+def test_a_bare_name_that_is_ambiguous_or_of_another_workload_is_kept_as_written() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(
+        listing(
+            db_job("a", "msdb [vm-a]", "Backup (Full)", T0 - 7200),
+            db_job("b", "msdb [vm-b]", "Backup (Full)", T0 - 7100),
+            db_job("c", "msdb", "DisableBackup", T0 - 3600),  # which of the two? no guess
+            db_job("d", "systemdb [hana-1]", "Backup (Full)", T0 - 3600, workload="SAPHanaDatabase"),
+            db_job("e", "systemdb", "ConfigureBackup", T0 - 3500),  # an SQL database: not the HANA one
+        ),
+        [],
+        [],
+        T0,
+    )
+    names = {entity for entity, _ in db_entities(snap(ledger))}
+    assert names == {"msdb [vm-a]", "msdb [vm-b]", "msdb", "systemdb [hana-1]", "systemdb"}
+
+
+def test_two_names_of_one_database_and_operation_merge_their_totals() -> None:
+    # RestoreWithRehydrate is recorded under both forms
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(
+        listing(
+            db_job("r1", "sqltest6", "RestoreWithRehydrate", T0 - 7200, size_bytes=3 * 2**20),
+            db_job(
+                "r2", "sqltest6 [sqlvm]", "RestoreWithRehydrate", T0 - 3600, status="Failed", size_bytes=2**20
+            ),
+        ),
+        [],
+        [],
+        T0,
+    )
+    (merged,) = db_entities(snap(ledger)).values()
+    assert merged.key.entity == "sqltest6 [sqlvm]" and merged.last_job.job_id == "r2"
+    assert merged.finished_by_status == {"Completed": 1, "Failed": 1}
+    assert merged.size_bytes_total == 4 * 2**20 and merged.last_size_bytes == 2**20
+    assert merged.last_success_timestamp == T0 - 7200 + 600
+
+
+def test_a_database_name_maps_again_when_its_backup_job_leaves_the_lookback() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(
+        listing(
+            db_job("b", "msdb [sql-vm]", "Backup (Full)", T0 - 2 * DAY),
+            db_job("d", "msdb", "DisableBackup", T0 - DAY),
+        ),
+        [],
+        [],
+        T0,
+    )
+    assert ("msdb [sql-vm]", "DisableBackup") in db_entities(snap(ledger))
+    later = T0 + LOOKBACK - 1.5 * DAY  # the Backup job is out, the DisableBackup job still in
+    ledger.apply_listing({}, [], [], later)
+    assert set(db_entities(snap(ledger, later))) == {("msdb", "DisableBackup")}
+
+
+def test_entity_for_item_names_a_protected_item_as_its_backup_jobs_do() -> None:
+    from azure_backup_exporter.entities import entity_for_item
+
+    known = ["SYSTEMDB [hxehost]", "MSSQLSERVER/testdb1 [pstestwlvm1bca8]", "msdb [sql-vm]"]
+    assert entity_for_item("systemdb", "hxehost", known) == "SYSTEMDB [hxehost]"
+    assert entity_for_item("testdb1", "pstestwlvm1bca8", known) == "MSSQLSERVER/testdb1 [pstestwlvm1bca8]"
+    assert entity_for_item("msdb", "other-vm", known) == "msdb [other-vm]"
+    assert entity_for_item("vm-web-01", None) == "vm-web-01"

@@ -226,6 +226,7 @@ def exporter(fake: FakeAzure) -> Iterator[Exporter]:
         "subscription": [SUB],
         "vault": [DELETED],
         "min-refresh-interval": "0s",
+        "inventory-interval": "0s",  # the fake serves backup jobs only (azure-api.md)
     }
     with Exporter(load_config(options, {})) as running_exporter:
         yield running_exporter
@@ -360,6 +361,7 @@ def test_a_long_lookback_is_asked_in_windows_the_fake_accepts(fake: FakeAzure) -
         "vault": [fake.vault("rsv-eu-01").resource_id],
         "lookback": "45d",
         "detail-fetch-budget": "0",
+        "inventory-interval": "0s",
     }
     with Exporter(load_config(options, {})) as exporter:
         text = scrape(exporter)

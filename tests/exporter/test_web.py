@@ -44,8 +44,15 @@ def test_landing_health_gzip_and_not_found(
 
 @pytest.mark.parametrize(
     ("header", "cap", "budget"),
-    [("1e9", 10.0, 10.0), ("5", 10.0, 4.5), ("nan", 10.0, None), ("inf", 10.0, None), ("-1", 10.0, None),
-     ("-inf", None, None), ("1e400", None, None)],
+    [
+        ("1e9", 10.0, 10.0),
+        ("5", 10.0, 4.5),
+        ("nan", 10.0, None),
+        ("inf", 10.0, None),
+        ("-1", 10.0, None),
+        ("-inf", None, None),
+        ("1e400", None, None),
+    ],
 )
 def test_budget_is_capped_and_ignores_what_is_not_a_finite_positive_number(
     header: str, cap: float | None, budget: float | None
@@ -125,8 +132,9 @@ def test_connections_over_the_limit_get_503_at_once_and_slots_come_back(
     start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
 ) -> None:
     sim = start_sim(vaults=0)
-    exporter = start_exporter(sim, vaults=[sim.add_vault("rsv-busy")], detail_fetch_budget="0",
-                              **{"web.max-connections": "3"})
+    exporter = start_exporter(
+        sim, vaults=[sim.add_vault("rsv-busy")], detail_fetch_budget="0", **{"web.max-connections": "3"}
+    )
     idle = [idle_connection(exporter) for _ in range(3)]
     extra = [idle_connection(exporter) for _ in range(20)]
     for connection in extra:  # refused without waiting for the request
@@ -152,8 +160,12 @@ def test_idle_and_trickling_clients_are_closed_after_the_connection_timeout(
     start_sim: Callable[..., Sim], start_exporter: Callable[..., Exporter]
 ) -> None:
     sim = start_sim(vaults=0)
-    exporter = start_exporter(sim, vaults=[sim.add_vault("rsv-slowloris")], detail_fetch_budget="0",
-                              **{"web.connection-timeout": "1s", "web.max-connections": "1"})
+    exporter = start_exporter(
+        sim,
+        vaults=[sim.add_vault("rsv-slowloris")],
+        detail_fetch_budget="0",
+        **{"web.connection-timeout": "1s", "web.max-connections": "1"},
+    )
     silent = idle_connection(exporter)
     assert closed_by_server(silent)  # blocks until the server gives up on it (the client waits 60 s)
     trickling = idle_connection(exporter)
@@ -178,8 +190,12 @@ def test_start_and_stop_are_logged_with_the_real_listen_address(
 ) -> None:
     sim = start_sim(vaults=0)
     with caplog.at_level(logging.INFO, logger="azure_backup_exporter"):
-        exporter = start_exporter(sim, vaults=[sim.add_vault("rsv-log")], subscriptions=["sub-1", "sub-2"],
-                                  **{"web.listen-address": "0.0.0.0:0"})
+        exporter = start_exporter(
+            sim,
+            vaults=[sim.add_vault("rsv-log")],
+            subscriptions=["00000000-0000-0000-0000-0000000000a1", "00000000-0000-0000-0000-0000000000a2"],
+            **{"web.listen-address": "0.0.0.0:0"},
+        )
         port = exporter.port
         assert exporter.url == f"http://127.0.0.1:{port}"  # reachable from this host
         assert exporter.listen_address == f"0.0.0.0:{port}"

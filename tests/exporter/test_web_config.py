@@ -64,8 +64,13 @@ def test_the_example_file_passes_promtool_and_serves_mutual_tls_with_basic_auth(
     assert (server.cert.name, server.key.name, ca.pair.cert.name) == ("server.crt", "server.key", "ca.crt")
     web_config = tmp_path / "web.yml"
     shutil.copy(EXAMPLE, web_config)
-    checked = subprocess.run([promtool(), "check", "web-config", str(web_config)],
-                             capture_output=True, text=True, timeout=60, check=False)
+    checked = subprocess.run(
+        [promtool(), "check", "web-config", str(web_config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     with caplog.at_level(logging.DEBUG, logger="azure_backup_exporter"):
@@ -87,7 +92,7 @@ def test_the_example_file_passes_promtool_and_serves_mutual_tls_with_basic_auth(
         assert requests.get(f"{url}/metrics", auth=("nobody", EXAMPLE_PASSWORD), **tls).status_code == 401
 
         right = requests.get(f"{url}/metrics", auth=("prometheus", EXAMPLE_PASSWORD), **tls)
-        assert right.status_code == 200 and 'azure_backup_vault_up{' in right.text
+        assert right.status_code == 200 and "azure_backup_vault_up{" in right.text
         assert right.headers["X-Content-Type-Options"] == "nosniff"  # http_server_config.headers
         again = requests.get(f"{url}/healthz", auth=("prometheus", EXAMPLE_PASSWORD), **tls)
         assert again.status_code == 200 and again.text == "ok\n"
@@ -109,8 +114,12 @@ def test_a_client_certificate_from_another_ca_is_refused(
     )
     url = vault_exporter(web_config).url
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{url}/metrics", verify=str(ca.pair.cert), cert=(str(stranger.cert), str(stranger.key)),
-                     timeout=30)
+        requests.get(
+            f"{url}/metrics",
+            verify=str(ca.pair.cert),
+            cert=(str(stranger.cert), str(stranger.key)),
+            timeout=30,
+        )
 
 
 def test_tls_without_client_certificates_and_tls13_only(
@@ -156,14 +165,20 @@ def test_basic_auth_without_tls_and_the_file_read_again_when_it_changes(
 @pytest.mark.parametrize(
     ("content", "named"),
     [
-        ("tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
-         "tls_server_config.cert_file: expected a readable file"),
-        ("tls_server_config:\n  cert_file: web.yml\n",
-         "tls_server_config: expected both cert_file and key_file"),
+        (
+            "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
+            "tls_server_config.cert_file: expected a readable file",
+        ),
+        (
+            "tls_server_config:\n  cert_file: web.yml\n",
+            "tls_server_config: expected both cert_file and key_file",
+        ),
         ("basic_auth_users:\n  alice: secret\n", "basic_auth_users.alice: expected a bcrypt hash"),
         ("basic_auth_user:\n  alice: secret\n", "basic_auth_user: unknown key; known keys: basic_auth_users"),
-        ("tls_server_config:\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
-         "tls_server_config.cipher_suites: not supported"),
+        (
+            "tls_server_config:\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
+            "tls_server_config.cipher_suites: not supported",
+        ),
         ("http_server_config:\n  headers:\n    Server: x\n", "http_server_config.headers: expected one of"),
         ("[not, a, mapping]\n", "the file: expected a mapping"),
         ("tls_server_config: {cert_file: a\n", "is not valid YAML"),
@@ -172,8 +187,13 @@ def test_basic_auth_without_tls_and_the_file_read_again_when_it_changes(
 def test_a_bad_web_config_file_exits_2_with_one_line(tmp_path: Path, content: str, named: str) -> None:
     bad = tmp_path / "web.yml"
     bad.write_text(content)
-    result = subprocess.run([COMMAND, "check", "--vault", VAULT, "--web.config.file", str(bad)],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [COMMAND, "check", "--vault", VAULT, "--web.config.file", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -186,8 +206,10 @@ def test_a_bad_web_config_file_exits_2_with_one_line(tmp_path: Path, content: st
     ("tls", "named"),
     [
         ("  client_auth_type: RequireAndVerifyClientCert\n", "client_ca_file: expected a CA file"),
-        ("  client_ca_file: ca.crt\n",
-         "client_auth_type: expected a client auth type other than NoClientCert"),
+        (
+            "  client_ca_file: ca.crt\n",
+            "client_auth_type: expected a client auth type other than NoClientCert",
+        ),
         ("  client_auth_type: Sometimes\n", "client_auth_type: expected one of NoClientCert"),
         ("  min_version: TLS11\n", "min_version: expected TLS12 or TLS13"),
         ("  min_version: TLS13\n  max_version: TLS12\n", "max_version: expected a version not below"),
@@ -200,16 +222,26 @@ def test_bad_tls_settings_are_named(tmp_path: Path, tls: str, named: str) -> Non
     bad = tmp_path / "web.yml"
     key = "" if "key_file" in tls else f"  key_file: {server.key.name}\n"
     bad.write_text(f"tls_server_config:\n  cert_file: {server.cert.name}\n{key}{tls}")
-    result = subprocess.run([COMMAND, "check", "--vault", VAULT, "--web.config.file", str(bad)],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [COMMAND, "check", "--vault", VAULT, "--web.config.file", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and named in result.stderr, result.stderr
 
 
 def test_check_reports_tls_and_basic_auth(tmp_path: Path) -> None:
     web_config = tmp_path / "web.yml"
     web_config.write_text(f"basic_auth_users:\n  alice: {fast_hash('pw')}\n")
-    result = subprocess.run([COMMAND, "check", "--vault", VAULT, "--web.config.file", str(web_config)],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [COMMAND, "check", "--vault", VAULT, "--web.config.file", str(web_config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0 and "TLS off, basic auth on" in result.stdout, result.stderr
 
 
@@ -221,8 +253,12 @@ def test_a_stalled_tls_handshake_neither_blocks_others_nor_lasts(
     web_config = tmp_path / "web.yml"
     web_config.write_text(f"tls_server_config:\n  cert_file: {server.cert}\n  key_file: {server.key}\n")
     sim = start_sim(vaults=0)
-    exporter = start_exporter(sim, vaults=[sim.add_vault("rsv-stall")], detail_fetch_budget="0",
-                              **{"web.config.file": str(web_config), "web.connection-timeout": "1s"})
+    exporter = start_exporter(
+        sim,
+        vaults=[sim.add_vault("rsv-stall")],
+        detail_fetch_budget="0",
+        **{"web.config.file": str(web_config), "web.connection-timeout": "1s"},
+    )
     stalled = socket.create_connection(("127.0.0.1", exporter.port), timeout=60)  # no ClientHello
     response = requests.get(f"{exporter.url}/healthz", verify=str(ca.pair.cert), timeout=30)
     assert response.status_code == 200  # the handshake waits in its own thread, not in accept()

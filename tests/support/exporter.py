@@ -30,9 +30,19 @@ from .process import LoopbackProcess
 # The console script next to this interpreter: the one `pip install -e .` put in the same virtual env.
 EXPORTER_COMMAND = (str(Path(sys.executable).with_name("azure-backup-exporter")),)
 # Credentials that would make DefaultAzureCredential pick something other than the simulator's endpoint.
-OTHER_CREDENTIALS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
-                     "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH",
-                     "MSI_ENDPOINT", "MSI_SECRET", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT")
+OTHER_CREDENTIALS = (
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_USERNAME",
+    "AZURE_PASSWORD",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+)
 # What `serve` prints once it listens; with port 0 the kernel chose the port, and this line says which.
 SERVING_LINE = re.compile(rb"Serving metrics on http://127\.0\.0\.1:(?P<port>\d+)/metrics")
 
@@ -58,8 +68,14 @@ class ExporterProcess(LoopbackProcess):
         self._log = tempfile.TemporaryFile()
 
     @classmethod
-    def for_simulator(cls, simulator: Any, *, vaults: Iterable[str] = (), subscriptions: Iterable[str] = (),
-                      extra_args: Sequence[str] = ()) -> ExporterProcess:
+    def for_simulator(
+        cls,
+        simulator: Any,
+        *,
+        vaults: Iterable[str] = (),
+        subscriptions: Iterable[str] = (),
+        extra_args: Sequence[str] = (),
+    ) -> ExporterProcess:
         """An exporter reading `vaults`/`subscriptions` from `simulator` with its managed-identity token."""
         args = ["--arm-endpoint", simulator.arm_endpoint]
         args += [arg for vault in vaults for arg in ("--vault", vault)]
@@ -75,11 +91,15 @@ class ExporterProcess(LoopbackProcess):
         self.port = None
         self._launch(
             [*EXPORTER_COMMAND, "serve", "--web.listen-address", "127.0.0.1:0", *self.args],
-            self._log, env=environment,
+            self._log,
+            env=environment,
         )
         try:
-            wait_until(self._serving, timeout=self.ready_timeout,
-                       what="the exporter to print 'Serving metrics on <url>' and serve it")
+            wait_until(
+                self._serving,
+                timeout=self.ready_timeout,
+                what="the exporter to print 'Serving metrics on <url>' and serve it",
+            )
         except (TimeoutError, ExporterStartError) as error:
             self.stop()
             raise ExporterStartError(f"{error}\n{self.output()}") from None
@@ -101,8 +121,11 @@ class ExporterProcess(LoopbackProcess):
 
     def metrics(self, timeout: float = 30.0) -> str:
         """One scrape of `/metrics`, as Prometheus would do it (with its scrape-timeout header)."""
-        response = requests.get(f"{self.url}/metrics", timeout=timeout,
-                                headers={"X-Prometheus-Scrape-Timeout-Seconds": str(timeout)})
+        response = requests.get(
+            f"{self.url}/metrics",
+            timeout=timeout,
+            headers={"X-Prometheus-Scrape-Timeout-Seconds": str(timeout)},
+        )
         response.raise_for_status()
         return response.text
 

@@ -14,8 +14,20 @@ import re
 from dataclasses import dataclass
 
 AGGREGATORS = frozenset(
-    {"sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk",
-     "quantile"}
+    {
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
+    }
 )
 LABEL_LIST_KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right"})
 KEYWORDS = LABEL_LIST_KEYWORDS | {"and", "or", "unless", "bool", "offset", "atan2", "start", "end"}
@@ -71,7 +83,7 @@ def tokenize(expr: str) -> list[Token]:
     while position < len(expr):
         match = _TOKEN.match(expr, position)
         if not match:
-            raise PromQLSyntaxError(f"unexpected character at {position}: {expr[position:position + 20]!r}")
+            raise PromQLSyntaxError(f"unexpected character at {position}: {expr[position : position + 20]!r}")
         position = match.end()
         kind = match.lastgroup or ""
         if kind != "space":
@@ -118,12 +130,18 @@ def selectors(expr: str) -> list[Selector]:
             index = _skip_range(tokens, index)[0]
         elif token.kind == "ident" and stack and stack[-1][0] == "labels":
             pass
-        elif token.kind == "ident" and token.text in AGGREGATORS and after is not None and (
-            after.text in ("by", "without")
+        elif (
+            token.kind == "ident"
+            and token.text in AGGREGATORS
+            and after is not None
+            and (after.text in ("by", "without"))
         ):
             pending_aggregation = token.text
-        elif token.kind == "ident" and (token.text in KEYWORDS or token.text.lower() in ("inf", "nan")
-                                        or (after is not None and after.text == "(")):
+        elif token.kind == "ident" and (
+            token.text in KEYWORDS
+            or token.text.lower() in ("inf", "nan")
+            or (after is not None and after.text == "(")
+        ):
             pass
         elif token.kind == "ident" or (token.kind == "op" and token.text == "{"):
             metric = token.text if token.kind == "ident" else None
@@ -133,8 +151,9 @@ def selectors(expr: str) -> list[Selector]:
             if tokens[index].text == "{":
                 matchers, index = _matchers(tokens, index)
             if metric is None:
-                metric = next((value for label, op, value in matchers if label == "__name__" and op == "="),
-                              None)
+                metric = next(
+                    (value for label, op, value in matchers if label == "__name__" and op == "="), None
+                )
             selector_range = None
             if index + 1 < len(tokens) and tokens[index + 1].text == "[":
                 index, selector_range = _skip_range(tokens, index + 1)

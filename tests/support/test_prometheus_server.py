@@ -12,7 +12,7 @@ import requests
 
 from support.prometheus import PrometheusQueryError, PrometheusServer, ScrapeJob
 
-EXPOSITION = b"# TYPE demo_total counter\ndemo_total{kind=\"a\"} 7\n"
+EXPOSITION = b'# TYPE demo_total counter\ndemo_total{kind="a"} 7\n'
 
 
 class _Metrics(BaseHTTPRequestHandler):

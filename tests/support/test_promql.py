@@ -10,14 +10,13 @@ from support.promql import PromQLSyntaxError, Selector, metric_names, selectors
 def test_aggregation_with_leading_by_clause_is_not_mistaken_for_metrics() -> None:
     expr = 'sum by (vault, status) (rate(jobs_finished_total{vault=~"$vault"}[$__rate_interval]))'
     assert selectors(expr) == [
-        Selector("jobs_finished_total", (("vault", "=~", "$vault"),), ("sum", "rate"),
-                 "$__rate_interval"),
+        Selector("jobs_finished_total", (("vault", "=~", "$vault"),), ("sum", "rate"), "$__rate_interval"),
     ]
 
 
 def test_binary_operators_modifiers_and_template_variables() -> None:
     expr = (
-        "count((time() - max by (entity) (last_success{job=~\"$job\"}) > $rpo) "
+        'count((time() - max by (entity) (last_success{job=~"$job"}) > $rpo) '
         "or (max by (entity) (status) unless on (entity) group_left (x) last_success))"
     )
     found = selectors(expr)
