@@ -391,6 +391,22 @@ groups:
             are no longer watched.
           runbook_url: ${runbook_url_base}#azurebackupvaultgone
 
+      - alert: AzureBackupSubscriptionListFailing
+        # --subscription discovery keeps the vaults it listed before, so their alerts go on; but a vault added
+        # to the subscription meanwhile is not watched, and a revoked role or a deleted subscription shows here
+        # first. Critical as VaultRefreshFailing: the exporter's view of the estate is frozen.
+        expr: |
+          azure_backup_subscription_up == 0
+        for: 30m
+        labels:
+          severity: critical
+        annotations:
+          summary: The exporter cannot list the Recovery Services vaults of an Azure subscription.
+          description: >-
+            Every listing of the vaults of subscription {{ $labels.subscription_id }} by the exporter keeps failing:
+            vaults created since are not watched, and the exporter's access may have been revoked.
+          runbook_url: ${runbook_url_base}#azurebackupsubscriptionlistfailing
+
       - alert: AzureBackupApiThrottled
         expr: |
           sum without (endpoint, code) (rate(azure_backup_api_requests_total{code="429"}[5m])) > 0

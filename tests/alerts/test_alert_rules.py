@@ -103,8 +103,11 @@ def test_the_issue_alerts_exist_with_severity_and_annotations() -> None:
         assert "{{" not in annotations["summary"], f"{name}: summary is a static sentence"
         assert (
             "{{ $labels.vault }}" in annotations["description"]
-            or name == "AzureBackupApiThrottled"
-            or (name == "AzureBackupExporterDown")
+            or name in ("AzureBackupApiThrottled", "AzureBackupExporterDown")
+            or (
+                name == "AzureBackupSubscriptionListFailing"
+                and "$labels.subscription_id" in annotations["description"]
+            )
         ), name
         assert annotations["runbook_url"] == RUNBOOK_BASE + name.lower(), name
 
@@ -112,6 +115,7 @@ def test_the_issue_alerts_exist_with_severity_and_annotations() -> None:
 EXPORTER_ALERTS = {
     "AzureBackupVaultRefreshFailing",
     "AzureBackupVaultGone",
+    "AzureBackupSubscriptionListFailing",
     "AzureBackupApiThrottled",
     "AzureBackupExporterDown",
 }
