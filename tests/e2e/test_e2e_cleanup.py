@@ -60,7 +60,7 @@ def test_a_failing_test_body_leaves_nothing_running() -> None:
                 simulator,
                 rule_files=[],
                 alertmanager_config=alertmanager_config(),
-                subscriptions=["unused"],
+                subscriptions=["00000000-0000-0000-0000-00000000abcd"],  # unused: no such subscription
             )
             started = {pid: argv for pid, argv in children().items() if pid not in before}
             urls = [stack.exporter.url, stack.prometheus.url, stack.alertmanager.url, simulator.arm_endpoint]
@@ -91,7 +91,7 @@ def test_a_stack_that_fails_to_start_stops_what_had_started() -> None:
                 simulator,
                 rule_files=[],
                 alertmanager_config=alertmanager_config(),
-                subscriptions=["unused"],
+                subscriptions=["00000000-0000-0000-0000-00000000abcd"],  # unused: no such subscription
                 prometheus_args=["--no-such-flag"],
             )
     assert set(children()) - before == set()
