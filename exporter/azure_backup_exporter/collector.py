@@ -66,6 +66,10 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("azure_backup_last_job_error_info", "gauge",
                "1 while the most recent job carries error details, with its error code." + CACHE_NOTE,
                ENTITY_LABELS + ("error_code",)),
+    MetricSpec("azure_backup_consecutive_failures", "gauge",
+               "Failed jobs of each entity and operation since its last success (Completed or "
+               "CompletedWithWarnings), within the lookback; 0 after a success. Unlike increase() over a "
+               "counter, it survives exporter and Prometheus restarts." + CACHE_NOTE, ENTITY_LABELS),
     MetricSpec("azure_backup_jobs", "gauge",
                "Jobs started within the lookback, by status." + CACHE_NOTE,
                VAULT_LABELS + ("backup_management_type", "operation", "status")),
@@ -184,6 +188,7 @@ def render(
                 add("azure_backup_last_success_timestamp_seconds", labels, entity.last_success_timestamp)
             if entity.last_size_bytes is not None:
                 add("azure_backup_last_job_size_bytes", labels, float(entity.last_size_bytes))
+            add("azure_backup_consecutive_failures", labels, float(entity.consecutive_failures))
             if job.error_code is not None:
                 add("azure_backup_last_job_error_info", labels + (job.error_code,), 1.0)
             # Every finished status starts at 0, so that the first job of a status is an increase

@@ -51,6 +51,20 @@ NO_SIZE_OPERATIONS = frozenset(
 Malformed = tuple[str | None, MalformedJob]
 
 
+def _failures_since_success(finished: list[Job]) -> int:
+    """Failed jobs after the latest successful one (by start), among the finished jobs of the lookback.
+
+    A cancelled job neither counts nor resets: it says nothing of whether backups work.
+    """
+    count = 0
+    for job in sorted(finished, key=lambda job: (job.start_time, job.job_id), reverse=True):
+        if job.succeeded:
+            break
+        if job.status == "Failed":
+            count += 1
+    return count
+
+
 def entity_key(job: Job) -> EntityKey:
     return EntityKey(job.backup_management_type, job.entity, job.operation)
 
@@ -247,6 +261,7 @@ class VaultLedger:
         )
         labelled: dict[EntityKey, EntityKey] = {}  # as kept -> as shown
         latest: dict[EntityKey, Job] = {}
+        finished: dict[EntityKey, list[Job]] = {}
         job_counts: Counter[tuple[str, str, str]] = Counter()
         for job in self._jobs.values():
             kept = entity_key(job)
@@ -259,6 +274,8 @@ class VaultLedger:
             ):
                 latest[key] = job
             job_counts[(job.backup_management_type, job.operation, job.status)] += 1
+            if job.finished:
+                finished.setdefault(key, []).append(job)
         merged: dict[EntityKey, _EntityTotals] = {}
         for kept, totals in self._entities.items():
             shown = labelled.get(kept, kept)
@@ -276,6 +293,7 @@ class VaultLedger:
                     last_size_bytes=totals.last_size[1] if totals.last_size else None,
                     finished_by_status=dict(totals.finished_by_status),
                     size_bytes_total=totals.size_bytes_total,
+                    consecutive_failures=_failures_since_success(finished.get(key, [])),
                 )
             )
         return VaultSnapshot(

@@ -36,6 +36,7 @@ class EntitySnapshot:
     last_size_bytes: int | None
     finished_by_status: Mapping[str, int]
     size_bytes_total: int
+    consecutive_failures: int = 0  # failed jobs since the last success, within the lookback
 
 
 @dataclass(frozen=True)

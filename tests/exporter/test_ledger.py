@@ -355,3 +355,26 @@ def test_entity_for_item_names_a_protected_item_as_its_backup_jobs_do() -> None:
     assert entity_for_item("testdb1", "pstestwlvm1bca8", known) == "MSSQLSERVER/testdb1 [pstestwlvm1bca8]"
     assert entity_for_item("msdb", "other-vm", known) == "msdb [other-vm]"
     assert entity_for_item("vm-web-01", None) == "vm-web-01"
+
+
+def test_consecutive_failures_count_failed_jobs_since_the_last_success() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    history = [
+        job("f-old", status="Failed", start=T0 - 5 * DAY),
+        job("ok", status="CompletedWithWarnings", start=T0 - 4 * DAY),
+        job("f1", status="Failed", start=T0 - 3 * DAY),
+        job("cancel", status="Cancelled", start=T0 - 2 * DAY),  # neither counts nor resets
+        job("f2", status="Failed", start=T0 - DAY),
+        job("running", status="InProgress", start=T0 - 600),  # not finished: no outcome yet
+    ]
+    ledger.apply_listing(listing(*history), [], [], T0)
+    assert entity(snap(ledger)).consecutive_failures == 2
+    ledger.apply_listing(listing(job("running", status="Completed", start=T0 - 600)), [], [], T0 + 900)
+    assert entity(snap(ledger, T0 + 900)).consecutive_failures == 0
+
+
+def test_consecutive_failures_of_a_restarted_exporter_are_read_from_the_lookback_again() -> None:
+    jobs = listing(*(job(f"f{i}", status="Failed", start=T0 - i * 3600) for i in range(1, 4)))
+    for ledger in (VaultLedger(LOOKBACK), VaultLedger(LOOKBACK)):  # before and after a restart
+        ledger.apply_listing(jobs, [], [], T0)
+        assert entity(snap(ledger)).consecutive_failures == 3
