@@ -15,10 +15,10 @@ PACKAGE = Path(azure_backup_exporter.__file__).parent
 
 # Lowest first. A module may import modules of lower layers only.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"__init__", "jobs", "budget"}),  # parsers into plain values; the scrape budget
+    frozenset({"__init__", "jobs", "budget", "logs"}),  # parsers into plain values; scrape budget; log lines
     frozenset({"snapshot"}),  # immutable values handed to the collector
     frozenset({"azure", "webconfig"}),  # the ARM client (and its request statistics); TLS and auth
-    frozenset({"ledger", "collector", "web"}),  # pure state; metric contract and render; HTTP face
+    frozenset({"ledger", "collector", "web", "readiness"}),  # pure state; metric contract, render; HTTP face
     frozenset({"readers", "discovery"}),  # I/O feeding the ledger; which vaults exist
     frozenset({"tracker"}),  # one vault: its readers and its ledger
     frozenset({"scheduler"}),  # what is refreshed at each scrape
