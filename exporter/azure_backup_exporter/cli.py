@@ -61,13 +61,14 @@ def serve(**params: Any) -> None:
     config = _load(params)
     from .service import Exporter, configure_logging, wait_for_interrupt
 
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     exporter = Exporter(config)
     try:
         exporter.start()
     except OSError as error:
         click.echo(f"azure-backup-exporter: --web.listen-address: cannot listen: {error.strerror}", err=True)
         sys.exit(1)
+    exporter.warm_up()
     click.echo(
         f"Serving metrics on {exporter.url}/metrics (listening on {exporter.listen_address})", err=True
     )
@@ -89,7 +90,7 @@ def check(**params: Any) -> None:
 
 
 @main.command()
-@_option_decorators(["web.listen-address", "log.level"])
+@_option_decorators(["web.listen-address", "log.level", "log.format"])
 @click.option("--seed", type=int, default=1, help="Seed of the simulated estate.")
 def demo(seed: int, **params: Any) -> None:
     """Run the simulator and the exporter on it, in one process, until interrupted."""

@@ -20,6 +20,7 @@ import yaml
 
 from .azure.clouds import CLOUDS
 from .jobs import VaultRef
+from .logs import LOG_FORMATS
 from .webconfig import WebConfig, WebConfigError, load_web_config
 
 ENV_PREFIX = "AZURE_BACKUP_EXPORTER_"
@@ -36,6 +37,7 @@ class Option:
 OPTIONS: dict[str, Option] = {
     "config.file": Option(None, "YAML file holding any of these options (keys are the option names)."),
     "web.listen-address": Option(f":{DEFAULT_PORT}", "HOST:PORT where /metrics is served."),
+    "web.telemetry-path": Option("/metrics", "Path under which the metrics are served."),
     "web.config.file": Option(
         None, "Prometheus exporter-toolkit web config (TLS, basic auth); read again when it changes."
     ),
@@ -66,6 +68,7 @@ OPTIONS: dict[str, Option] = {
     ),
     "detail-fetch-budget": Option(20, "Job details (for backup sizes) fetched per vault per refresh."),
     "log.level": Option("info", "debug, info, warning or error."),
+    "log.format": Option("logfmt", "logfmt or json: one line per event with time, level and the vault."),
 }
 
 _DURATION = re.compile(
@@ -75,6 +78,8 @@ _DURATION = re.compile(
 _DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 _SUBSCRIPTION = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# the web server's own paths, which the metrics path may not take
+RESERVED_PATHS = ("/", "/healthz", "/-/healthy", "/-/ready")
 
 
 class ConfigError(ValueError):
@@ -131,6 +136,8 @@ class Config:
     web_config: WebConfig | None = None
     max_connections: int = 64
     connection_timeout_seconds: float = 30.0
+    log_format: str = "logfmt"
+    telemetry_path: str = "/metrics"
 
 
 class _Sources:
@@ -287,6 +294,16 @@ def _without_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
+def _telemetry_path(sources: _Sources) -> str:
+    path = str(sources.values["web.telemetry-path"][0]).strip()
+    if not re.match(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$", path) or path in RESERVED_PATHS:
+        raise sources.error(
+            "web.telemetry-path",
+            "a URL path starting with / such as /metrics, other than " + ", ".join(RESERVED_PATHS),
+        )
+    return path
+
+
 def _web_config(sources: _Sources) -> WebConfig | None:
     path = sources.values["web.config.file"][0]
     if path is None or str(path).strip() == "":
@@ -310,6 +327,9 @@ def _validate(sources: _Sources, require_vaults: bool) -> Config:
     log_level = str(sources.values["log.level"][0]).strip().lower()
     if log_level not in LOG_LEVELS:
         raise sources.error("log.level", "one of " + ", ".join(LOG_LEVELS))
+    log_format = str(sources.values["log.format"][0]).strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise sources.error("log.format", "one of " + ", ".join(LOG_FORMATS))
     config = Config(
         listen_host=host,
         listen_port=port,
@@ -329,6 +349,8 @@ def _validate(sources: _Sources, require_vaults: bool) -> Config:
         web_config=_web_config(sources),
         max_connections=_integer(sources, "web.max-connections", 1),
         connection_timeout_seconds=_duration(sources, "web.connection-timeout", minimum=1),
+        log_format=log_format,
+        telemetry_path=_telemetry_path(sources),
     )
     if require_vaults and not vaults and not subscriptions:
         raise ConfigError(

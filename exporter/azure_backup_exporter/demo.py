@@ -38,7 +38,7 @@ def run_demo(seed: int, load_config: Callable[[], Config]) -> None:
     from .service import Exporter, configure_logging, wait_for_interrupt
 
     base = load_config()
-    configure_logging(base.log_level)
+    configure_logging(base.log_level, base.log_format)
     simulator = Simulator(
         SimulatorConfig(
             seed=seed, fast_schedule_seconds=DEMO_SCHEDULE_SECONDS, failure_rate=DEMO_FAILURE_RATE
@@ -54,6 +54,7 @@ def run_demo(seed: int, load_config: Callable[[], Config]) -> None:
             "min-refresh-interval": "5s",
             "vault-list-interval": "1m",
             "log.level": base.log_level,
+            "log.format": base.log_format,
         }
         config = merge_config(flags, {})
         with Exporter(config) as exporter:

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
-from . import __version__
+from . import __version__, logs
 from .azure import ApiStats, ArmClient
 from .azure.token import TokenCredential
 from .collector import BackupCollector
@@ -23,6 +23,7 @@ from .config import Config
 from .discovery import CombinedVaults, StaticVaults, SubscriptionVaults, VaultSource
 from .jobs import VaultRef
 from .readers import InventoryReader
+from .readiness import Readiness
 from .scheduler import Scheduler
 from .tracker import VaultTracker
 from .web import build_app, make_server, serve_in_thread
@@ -34,13 +35,10 @@ QUIET_LOGGERS = ("azure", "msal", "urllib3")
 CHAINED_CREDENTIAL_LOGGER = "azure.identity._credentials.chained"
 
 
-def configure_logging(level: str) -> None:
-    """Log lines to stderr. Azure SDK, MSAL and urllib3 stay at WARNING: their debug output is not ours."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+def configure_logging(level: str, log_format: str = "logfmt") -> None:
+    """Log lines to stderr in `log_format` (`logs.py`). Azure SDK, MSAL and urllib3 stay at WARNING: their
+    debug output is not ours."""
+    logging.basicConfig(level=level.upper(), handlers=[logs.handler(log_format)], force=True)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     # its multi-line report of a missing credential is logged by us, on one line per vault
@@ -98,17 +96,29 @@ class Exporter:
             min_refresh_interval=config.min_refresh_interval_seconds,
             default_budget=config.scrape_timeout_seconds,
         )
+        self.readiness = Readiness(self.scheduler.scrape)
         self.collector = BackupCollector(
-            self.scheduler.scrape, self.stats.snapshot, discovery.subscriptions_up
+            self.readiness.scrape, self.stats.snapshot, discovery.subscriptions_up
         )
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
+        # the process' own CPU, memory, file descriptors, Python version and GC: those of client_python's
+        # default registry, which is not used (it would call Azure at registration, see conventions)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self._server: Any = None
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         settings = WebSettings(self.config.web_config) if self.config.web_config is not None else None
         self._server = make_server(
-            build_app(self.registry, self.config.scrape_timeout_seconds),
+            build_app(
+                self.registry,
+                self.config.scrape_timeout_seconds,
+                telemetry_path=self.config.telemetry_path,
+                ready=self.readiness.ready,
+            ),
             self.config.listen_host,
             self.config.listen_port,
             max_connections=self.config.max_connections,
@@ -127,6 +137,10 @@ class Exporter:
             len(self.config.subscriptions),
             self.config.cloud,
         )
+
+    def warm_up(self) -> None:
+        """Refresh every vault once in the background, so that `/-/ready` turns ready without a scrape."""
+        self.readiness.warm_up(self._stopping)
 
     @property
     def port(self) -> int:
@@ -149,6 +163,7 @@ class Exporter:
         return f"{scheme}://{shown}:{self.port}"
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             address = self.listen_address
             self._server.shutdown()

@@ -1,4 +1,8 @@
-"""The HTTP face of the exporter: `/` landing page, `/metrics`, `/healthz`, GET and HEAD only.
+"""The HTTP face of the exporter: `/` landing page, `/metrics`, health and readiness, GET and HEAD only.
+
+`/-/healthy` (and `/healthz`, kept for those who probe it) answers 200 while the process serves: it is the
+liveness probe. `/-/ready` answers 503 until every vault has finished one refresh (`readiness.py`), then 200.
+The metrics path is `--web.telemetry-path`.
 
 A plain WSGI app (prometheus_client's handles content negotiation and gzip) served by wsgiref,
 one thread per connection and one request per connection. The server is what an exporter facing a
@@ -56,7 +60,8 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _LANDING = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Azure Backup Exporter</title></head>
 <body><h1>Azure Backup Exporter</h1><p>Version {version}</p>
-<ul><li><a href="metrics">Metrics</a></li><li><a href="healthz">Health</a></li></ul></body></html>
+<ul><li><a href="{metrics}">Metrics</a></li><li><a href="-/healthy">Health</a></li>
+<li><a href="-/ready">Readiness</a></li></ul></body></html>
 """
 
 
@@ -83,10 +88,18 @@ def _text(
     return [body.encode()]
 
 
-def build_app(registry: CollectorRegistry, scrape_timeout: float | None = None) -> WsgiApp:
+def build_app(
+    registry: CollectorRegistry,
+    scrape_timeout: float | None = None,
+    *,
+    telemetry_path: str = "/metrics",
+    ready: Callable[[], bool] = lambda: True,
+) -> WsgiApp:
     """The routes; `scrape_timeout` caps the budget a scrape's header may ask for."""
     metrics_app = make_wsgi_app(registry)
-    landing = _LANDING.format(version=html.escape(__version__)).encode()
+    landing = _LANDING.format(
+        version=html.escape(__version__), metrics=html.escape(telemetry_path.lstrip("/"))
+    ).encode()
 
     def metrics(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with scrape_budget(budget_from(environ, scrape_timeout)):
@@ -95,11 +108,25 @@ def build_app(registry: CollectorRegistry, scrape_timeout: float | None = None) 
     def health(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         return _text(start_response, "200 OK", "ok\n")
 
+    def readiness(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if ready():
+            return _text(start_response, "200 OK", "ready\n")
+        return _text(
+            start_response, "503 Service Unavailable", "not ready: not every vault refreshed once yet\n"
+        )
+
     def index(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
         return [landing]
 
-    routes = {"/metrics": metrics, "/healthz": health, "/": index, "": index}
+    routes = {
+        "/healthz": health,
+        "/-/healthy": health,
+        "/-/ready": readiness,
+        "/": index,
+        "": index,
+        telemetry_path: metrics,
+    }
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         route = routes.get(environ.get("PATH_INFO", "/"))

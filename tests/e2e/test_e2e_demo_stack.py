@@ -196,3 +196,36 @@ def test_ctrl_c_while_starting_stops_quietly(demo_stack: DemoStack) -> None:
     output = demo_stack.all_output()
     assert demo_stack.process.returncode == 0, output
     assert "Traceback" not in output and output.splitlines()[-1] == "Stopped.", output
+
+
+NOTIFICATION_LINE = re.compile(r"^\[\S+\] FIRING AzureBackup\w+ ")
+
+
+@pytest.mark.parametrize(
+    "demo_stack", [["make", "--no-print-directory", "demo-stack", "FAST=1"]], indirect=True
+)
+def test_make_demo_stack_fast_prints_a_notification_from_the_test_rules(demo_stack: DemoStack) -> None:
+    """The shipped rules wait 15 minutes or more; FAST=1 loads the e2e test copy so one arrives soon."""
+    demo_stack.urls()
+    assert any(
+        line.startswith("Fast rules: the shipped rules with every `for:`") for line in demo_stack.output
+    )
+
+    def notified() -> bool:
+        while not demo_stack.lines.empty():
+            demo_stack.output.append(demo_stack.lines.get())
+        return any(NOTIFICATION_LINE.match(line) for line in demo_stack.output)
+
+    wait_until(notified, timeout=START_TIMEOUT, interval=0.5, what="a notification printed")
+    before = demo_stack.session_processes()
+    os.killpg(demo_stack.process.pid, signal.SIGINT)
+    assert_nothing_left(demo_stack, before, {})
+
+
+@pytest.mark.parametrize("demo_stack", [[sys.executable, "scripts/demo-stack"]], indirect=True)
+def test_demo_stack_says_how_long_the_shipped_rules_wait(demo_stack: DemoStack) -> None:
+    demo_stack.urls()
+    said = [line for line in demo_stack.output if line.startswith("The shipped rules wait")]
+    assert said and "15m to 1h" in said[0] and "make demo-stack FAST=1" in said[0]
+    demo_stack.process.send_signal(signal.SIGTERM)
+    assert demo_stack.process.wait(timeout=STOP_TIMEOUT) == 0

@@ -15,12 +15,12 @@ PACKAGE = Path(azure_backup_exporter.__file__).parent
 
 # Lowest first. A module may import modules of lower layers only.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"__init__", "jobs", "entities", "budget"}),  # parsers, entity naming; the scrape budget
+    frozenset({"__init__", "jobs", "entities", "budget", "logs"}),  # parsers, entity naming; budget; log lines
     frozenset({"policies"}),  # backup policies into plain values (uses jobs' text helper)
     frozenset({"inventory"}),  # protected items and vault settings into plain values
     frozenset({"snapshot"}),  # immutable values handed to the collector
     frozenset({"azure", "webconfig"}),  # the ARM client (and its request statistics); TLS and auth
-    frozenset({"ledger", "protection", "collector", "web"}),  # pure state; contract and render; HTTP face
+    frozenset({"ledger", "protection", "collector", "web", "readiness"}),  # pure state; render; HTTP face
     frozenset({"readers", "discovery"}),  # I/O feeding the ledger; which vaults exist
     frozenset({"tracker"}),  # one vault: its readers and its ledger
     frozenset({"scheduler"}),  # what is refreshed at each scrape

@@ -1,0 +1,8 @@
+"""Puts the repository on sys.path so that `mixin.vocabulary` (the scrape job name) imports."""
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))

@@ -1,0 +1,141 @@
+"""deploy/kubernetes as an operator applies it: `kubectl kustomize` builds the base and the example overlay,
+every object validates offline (core kinds against Kubernetes' schemas with kubernetes-validate --strict,
+ServiceMonitor and PrometheusRule against the prometheus-operator fields in deploy/schemas, the rules with
+promtool), the generated rules and dashboards are current, and the pieces agree with the exporter: the
+probes, port and metrics path it serves, the job name the shipped alerts expect, a locked-down pod.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from azure_backup_exporter.config import DEFAULT_PORT, OPTIONS, RESERVED_PATHS
+
+from mixin.vocabulary import Vocabulary
+
+REPO = Path(__file__).resolve().parents[2]
+KUSTOMIZATIONS = {
+    "base": REPO / "deploy/kubernetes/base",
+    "example": REPO / "deploy/kubernetes/overlays/example",
+}
+CR_SCHEMAS = json.loads((REPO / "deploy/schemas/prometheus-operator.json").read_text())
+CORE_KINDS = {"ServiceAccount", "ConfigMap", "Service", "Deployment"}
+
+
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is missing (preinstalled here; see scripts/ensure-image-tools.sh)"
+    built = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stderr
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+
+
+def by_kind(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {obj["kind"]: obj for obj in objects}
+
+
+def validate_core(objects: list[dict[str, Any]], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "core.yaml"
+    path.write_text(yaml.safe_dump_all([obj for obj in objects if obj["kind"] in CORE_KINDS]))
+    command = [str(Path(sys.executable).with_name("kubernetes-validate")), "--strict", "--quiet", str(path)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def validate_custom(obj: dict[str, Any]) -> None:
+    schema = {**CR_SCHEMAS[obj["kind"]], "definitions": CR_SCHEMAS["definitions"]}
+    jsonschema.validate(obj, schema)
+
+
+@pytest.mark.parametrize("name", list(KUSTOMIZATIONS))
+def test_kustomize_builds_and_every_object_validates(name: str, tmp_path: Path) -> None:
+    objects = kustomize(KUSTOMIZATIONS[name])
+    assert {obj["kind"] for obj in objects} == CORE_KINDS | {"ServiceMonitor", "PrometheusRule"}
+    checked = validate_core(objects, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for obj in objects:
+        if obj["kind"] not in CORE_KINDS:
+            validate_custom(obj)
+
+
+def test_a_misspelled_field_fails_validation(tmp_path: Path) -> None:
+    objects = kustomize(KUSTOMIZATIONS["base"])
+    deployment = by_kind(objects)["Deployment"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["securityContext"]["readOnlyRootFilesytem"] = True
+    assert validate_core(objects, tmp_path).returncode != 0
+    monitor = by_kind(objects)["ServiceMonitor"]
+    monitor["spec"]["endpoints"][0]["intervall"] = "60s"
+    with pytest.raises(jsonschema.ValidationError, match="intervall"):
+        validate_custom(monitor)
+
+
+def test_generated_rules_and_dashboards_are_current() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "deploy/build.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_prometheus_rule_is_the_shipped_rules_and_promtool_accepts_it(tmp_path: Path) -> None:
+    spec = by_kind(kustomize(KUSTOMIZATIONS["base"]))["PrometheusRule"]["spec"]
+    assert spec == yaml.safe_load((REPO / "alerts/azure-backup.rules.yaml").read_text())
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(spec))
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: make tools installs it"
+    checked = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_dashboards_configmap_holds_every_dashboard_for_the_grafana_sidecar() -> None:
+    configmap = by_kind(kustomize(KUSTOMIZATIONS["base"]))["ConfigMap"]
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = {path.name: json.loads(path.read_text()) for path in (REPO / "dashboards").glob("*.json")}
+    assert {name: json.loads(text) for name, text in configmap["data"].items()} == shipped
+
+
+def test_pod_is_locked_down_probed_and_sized() -> None:
+    pod = by_kind(kustomize(KUSTOMIZATIONS["base"]))["Deployment"]["spec"]["template"]
+    spec = pod["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = spec["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert container["ports"][0]["containerPort"] == DEFAULT_PORT
+    assert container["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/-/ready"
+    assert {"/-/healthy", "/-/ready"} <= set(RESERVED_PATHS)  # paths the exporter serves
+    resources = container["resources"]
+    assert resources["requests"]["memory"] and resources["requests"]["cpu"] and resources["limits"]["memory"]
+    assert 0 < spec["terminationGracePeriodSeconds"]
+    assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    assert spec["serviceAccountName"] == "azure-backup-exporter"
+
+
+def test_service_monitor_scrapes_the_service_as_the_job_the_alerts_expect() -> None:
+    objects = by_kind(kustomize(KUSTOMIZATIONS["example"]))
+    monitor, service, deployment = objects["ServiceMonitor"], objects["Service"], objects["Deployment"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    assert endpoint["path"] == OPTIONS["web.telemetry-path"].default
+    job = service["metadata"]["labels"][monitor["spec"]["jobLabel"]]
+    assert job == Vocabulary().job_name
+    assert objects["ServiceAccount"]["metadata"]["annotations"]["azure.workload.identity/client-id"]
+    assert all(obj["metadata"]["namespace"] == "monitoring" for obj in objects.values())
