@@ -15,7 +15,7 @@ PACKAGE = Path(azure_backup_exporter.__file__).parent
 
 # Lowest first. A module may import modules of lower layers only.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"__init__", "jobs", "entities", "budget", "logs"}),  # parsers, entity naming; budget; log lines
+    frozenset({"__init__", "jobs", "entities", "budget", "logs"}),  # parsers, entity names, budget, logs
     frozenset({"policies"}),  # backup policies into plain values (uses jobs' text helper)
     frozenset({"inventory"}),  # protected items and vault settings into plain values
     frozenset({"snapshot"}),  # immutable values handed to the collector
