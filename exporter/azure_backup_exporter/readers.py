@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 
 # Errors after which a listing goes on from its last page at the next refresh (others start it over).
 RESUMABLE_ERRORS = (ArmUnreachable, ArmThrottled, ArmServerError)
-DEFAULT_DETAIL_BUDGET = 20
-READS_RESERVE = 100
 # Pages one listing may take, across the scrapes it is resumed over: 200,000 jobs, some 30 times the job
 # list of a vault of 1,000 daily-protected items over 7 days. A service that pages without end is cut
 # there, and the vault's memory with it.
@@ -182,32 +180,26 @@ class JobListReader:
 
 
 class DetailFetcher:
-    """Fetches the details (for the "Backup Size") of finished jobs, each once.
+    """Fetches the details (for the size) of finished jobs, each once.
 
-    At most `budget` per call, most useful first (the ledger says which), and none while the
-    subscription has fewer than `reserve` ARM reads left: listing matters more. The rest wait for the
-    next call; a job that leaves the lookback before its turn is never fetched.
+    At most `allowance` per call (the scheduler gives the ARM reads the subscription can spare), most
+    useful first (the ledger says which). The rest wait for the next call; a job that leaves the lookback
+    before its turn is never fetched.
     """
 
-    def __init__(
-        self,
-        vault: VaultRef,
-        client: ArmClient,
-        budget: int = DEFAULT_DETAIL_BUDGET,
-        reserve: int = READS_RESERVE,
-    ) -> None:
+    def __init__(self, vault: VaultRef, client: ArmClient) -> None:
         self.vault = vault
         self._client = client
-        self._budget = budget
-        self._reserve = reserve
 
-    def fetch(self, ledger: GuardedLedger, deadline: float, remaining_reads: int | None) -> None:
-        if remaining_reads is not None and remaining_reads < self._reserve:
-            log.info("vault %s: job details postponed, %d ARM reads left", self.vault, remaining_reads)
-            return
+    def fetch(self, ledger: GuardedLedger, deadline: float, allowance: int) -> int:
+        """Fetch up to `allowance` jobs' details; the number of requests made."""
+        if allowance <= 0:
+            return 0
         with ledger.hold() as state:
-            candidates = state.detail_candidates(self._budget)
+            candidates = state.detail_candidates(allowance)
+        made = 0
         for job in candidates:
+            made += 1
             try:
                 size = parse_job(self._client.get_job(self.vault, job.job_id, deadline)).size_bytes
             except ArmNotFound:
@@ -223,9 +215,10 @@ class DetailFetcher:
                     error.code,
                     error.message,
                 )
-                return
+                return made
             with ledger.hold() as state:
                 state.apply_size(job.job_id, size)
+        return made
 
 
 # A failed inventory reading is tried again after this share of the shorter of its intervals.

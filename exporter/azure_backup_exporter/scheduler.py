@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 from typing import Any, Protocol
@@ -26,6 +27,11 @@ log = logging.getLogger(__name__)
 
 # How long past the deadline a scrape waits for refreshes to return (they stop at the deadline themselves).
 WAIT_SLACK_SECONDS = 0.05
+# ARM reads a subscription keeps in reserve, for other tools and for what a scrape did not plan (a listing
+# longer than one page, a vanished job asked for by id): the scheduler never plans below it.
+READS_RESERVE = 50
+# Reads that the listings of one scrape leave to the job-detail fetches (sizes), above the reserve.
+DETAIL_SHARE = 100
 
 
 class DaemonPool:
@@ -82,7 +88,7 @@ class Refreshable(Protocol):
 
     def refresh(self, deadline: float) -> bool: ...
 
-    def fetch_details(self, deadline: float, remaining_reads: int | None) -> None: ...
+    def fetch_details(self, deadline: float, allowance: int) -> int: ...
 
     def snapshot(self) -> VaultSnapshot: ...
 
@@ -98,17 +104,21 @@ class Scheduler:
         self,
         source: VaultSource,
         make_tracker: Callable[[VaultRef], Refreshable],
-        remaining_reads: Callable[[str], int | None],
+        reads_available: Callable[[str], float],
         max_concurrency: int = 8,
         min_refresh_interval: float = 30.0,
         default_budget: float = 10.0,
+        detail_budget: int = 20,
     ) -> None:
-        """`remaining_reads(subscription_id)`: the ARM reads Azure last said the subscription has left."""
+        """`reads_available(subscription_id)`: the ARM reads the subscription has now (`azure.quota`)."""
         self._source = source
         self._make_tracker = make_tracker
-        self._remaining_reads = remaining_reads
+        self._reads_available = reads_available
+        self._plan_lock = threading.Lock()
+        self._reads_left: dict[str, float] = {}  # per subscription, this scrape: reads at start less planned
         self._min_refresh_interval = min_refresh_interval
         self._default_budget = default_budget
+        self._detail_budget = detail_budget  # job details one vault may fetch per refresh
         self._pool = DaemonPool(max_concurrency, "vault-refresh")
         self._scrape_lock = threading.Lock()
         self._trackers: dict[tuple[str, str, str], Refreshable] = {}
@@ -134,13 +144,16 @@ class Scheduler:
         self._pool.shutdown()
 
     def _refresh(self, deadline: float) -> None:
-        """List every due vault; each vault that listed fine then fetches details.
+        """List every due vault that the subscription's ARM reads allow; each that listed fine then fetches
+        details with the reads left above the reserve.
 
         A vault's detail fetch is queued when its listing ends, behind the listings already queued: every
         due vault starts listing before any vault spends the budget on details, and a vault that hangs
-        until the deadline holds up no other vault's details.
+        until the deadline holds up no other vault's details. Vaults the reads do not allow wait for the
+        next scrape, where they are the oldest.
         """
         self._update_vaults(deadline)
+        self._reads_left = {}
         details: list[Future[Any]] = []
 
         def then_fetch_details(tracker: Refreshable) -> Callable[[Future[Any]], None]:
@@ -150,14 +163,51 @@ class Scheduler:
 
             return fetch
 
-        listings = []
+        listings, deferred = [], Counter[str]()
         for tracker in self._due(time.monotonic()):
+            subscription = tracker.vault.subscription_id
+            if not self._plan(subscription, 1, READS_RESERVE + DETAIL_SHARE):
+                deferred[subscription] += 1
+                continue
             listing = self._pool.submit(self._refresh_one, tracker, deadline)
             listing.add_done_callback(then_fetch_details(tracker))
             listings.append(listing)
+        for subscription, count in deferred.items():
+            log.info(
+                "subscription %s: %d vaults wait for the next scrape, to keep ARM reads in reserve",
+                subscription,
+                count,
+            )
         for round_ in (listings, details):
             if round_:
                 wait(list(round_), timeout=max(0.0, deadline - time.monotonic()) + WAIT_SLACK_SECONDS)
+
+    def _plan(self, subscription: str, reads: int, floor: int) -> bool:
+        """Plan `reads` of the subscription's if that leaves at least `floor` of the reads it had at the
+        scrape's start (refills during the scrape are not counted on)."""
+        with self._plan_lock:
+            left = self._left(subscription)
+            if left - reads < floor:
+                return False
+            self._reads_left[subscription] = left - reads
+            return True
+
+    def _allowance(self, subscription: str, wanted: int) -> int:
+        """How many of `wanted` detail reads the subscription can spare above the reserve (planned)."""
+        with self._plan_lock:
+            left = self._left(subscription)
+            granted = max(0, min(wanted, int(left) - READS_RESERVE))
+            self._reads_left[subscription] = left - granted
+            return granted
+
+    def _refund(self, subscription: str, reads: int) -> None:
+        with self._plan_lock:
+            self._reads_left[subscription] = self._left(subscription) + reads
+
+    def _left(self, subscription: str) -> float:
+        if subscription not in self._reads_left:
+            self._reads_left[subscription] = self._reads_available(subscription)
+        return self._reads_left[subscription]
 
     def _update_vaults(self, deadline: float) -> None:
         try:
@@ -189,8 +239,11 @@ class Scheduler:
     def _fetch_details(self, tracker: Refreshable, deadline: float) -> None:
         if time.monotonic() >= deadline:
             return
-        # the reads left are asked when the fetch starts: other vaults' fetches may have used some
-        tracker.fetch_details(deadline, self._remaining_reads(tracker.vault.subscription_id))
+        # asked when the fetch starts: other vaults' fetches may have used some reads meanwhile
+        subscription = tracker.vault.subscription_id
+        allowance = self._allowance(subscription, self._detail_budget)
+        used = tracker.fetch_details(deadline, allowance)
+        self._refund(subscription, allowance - used)
 
     @staticmethod
     def _refresh_one(tracker: Refreshable, deadline: float) -> bool:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 
 from . import __version__, logs
 from .azure import ApiStats, ArmClient
+from .azure.quota import ReadQuota
 from .azure.token import TokenCredential
 from .collector import BackupCollector
 from .config import Config
@@ -63,8 +64,13 @@ class Exporter:
         """`clock` is the wall clock the vaults' state is kept on (tests and benchmarks fix it)."""
         self.config = config
         self.stats = ApiStats()
+        quota = ReadQuota(clock=clock)
         self.client = ArmClient(
-            credential or default_credential(), config.arm_endpoint, config.token_scope, self.stats
+            credential or default_credential(),
+            config.arm_endpoint,
+            config.token_scope,
+            self.stats,
+            quota=quota,
         )
         lookbacks = {v.vault.key: v.lookback_seconds for v in config.vaults if v.lookback_seconds}
         sources: list[VaultSource] = [StaticVaults(v.vault for v in config.vaults)]
@@ -86,15 +92,16 @@ class Exporter:
                     settings_interval=config.vault_list_interval_seconds,
                     listed_resource=discovery.vault_resource,
                 )
-            return VaultTracker(vault, self.client, lookback, config.detail_fetch_budget, clock, inventory)
+            return VaultTracker(vault, self.client, lookback, clock, inventory)
 
         self.scheduler = Scheduler(
             discovery,
             make_tracker,
-            self.stats.remaining_reads,
+            quota.available,
             max_concurrency=config.max_concurrency,
             min_refresh_interval=config.min_refresh_interval_seconds,
             default_budget=config.scrape_timeout_seconds,
+            detail_budget=config.detail_fetch_budget,
         )
         self.readiness = Readiness(self.scheduler.scrape)
         self.collector = BackupCollector(

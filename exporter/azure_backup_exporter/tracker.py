@@ -20,7 +20,6 @@ from .jobs import VaultRef
 from .ledger import VaultLedger
 from .protection import ProtectionLedger
 from .readers import (
-    DEFAULT_DETAIL_BUDGET,
     DetailFetcher,
     GuardedLedger,
     GuardedProtection,
@@ -40,7 +39,6 @@ class VaultTracker:
         vault: VaultRef,
         client: ArmClient,
         lookback_seconds: float,
-        detail_budget: int = DEFAULT_DETAIL_BUDGET,
         clock: Callable[[], float] = time.time,
         inventory: InventoryReader | None = None,
     ) -> None:
@@ -49,7 +47,7 @@ class VaultTracker:
         self._clock = clock
         self._ledger = GuardedLedger(VaultLedger(lookback_seconds))
         self._jobs = JobListReader(vault, client)
-        self._details = DetailFetcher(vault, client, detail_budget)
+        self._details = DetailFetcher(vault, client)
         self._inventory = inventory
         self._protection = GuardedProtection(ProtectionLedger())
         self._refresh_lock = threading.Lock()
@@ -89,15 +87,16 @@ class VaultTracker:
         finally:
             self._refresh_lock.release()
 
-    def fetch_details(self, deadline: float, remaining_reads: int | None) -> None:
+    def fetch_details(self, deadline: float, allowance: int) -> int:
         """Fetch job details within the fetcher's budget and the deadline; its time counts as refresh time."""
         if not self._refresh_lock.acquire(blocking=False):
-            return
+            return 0
         started = time.monotonic()
         try:
-            self._details.fetch(self._ledger, deadline, remaining_reads)
+            return self._details.fetch(self._ledger, deadline, allowance)
         except Exception:
             log.exception("vault %s: fetching job details failed unexpectedly", self.vault)
+            return allowance
         finally:
             self._refresh_duration = (self._refresh_duration or 0.0) + time.monotonic() - started
             self._refresh_lock.release()

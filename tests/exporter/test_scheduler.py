@@ -45,9 +45,10 @@ class StandInVault:
             self.last_refresh_succeeded = time.monotonic()
         return self.up
 
-    def fetch_details(self, deadline: float, remaining_reads: int | None) -> None:
+    def fetch_details(self, deadline: float, allowance: int) -> int:
         if time.monotonic() < deadline:  # a fetch asked after the deadline could fetch nothing
-            self.details_asked_with.append(remaining_reads)
+            self.details_asked_with.append(allowance)
+        return allowance  # as if each allowed read were a job's details
 
     def snapshot(self) -> VaultSnapshot:
         return VaultSnapshot(self.vault, self.up, None)
@@ -68,11 +69,17 @@ class Vaults:
 def scheduler_for() -> Iterator:
     made: list[Scheduler] = []
 
-    def make(source: Vaults, stand_ins: dict[str, StandInVault], **settings: float) -> Scheduler:
+    def make(
+        source: Vaults,
+        stand_ins: dict[str, StandInVault],
+        reads: dict[str, float] | None = None,
+        **settings: float,
+    ) -> Scheduler:
+        reads = reads or {}
         scheduler = Scheduler(
             source,
             lambda vault: stand_ins[vault.name],
-            remaining_reads=lambda subscription: 4242,
+            reads_available=lambda subscription: reads.get(subscription, 4242),
             **{"min_refresh_interval": 0.0, **settings},  # type: ignore[arg-type]
         )
         made.append(scheduler)
@@ -93,7 +100,7 @@ def test_every_vault_is_snapshotted_and_the_listed_ones_fetch_details_with_the_r
     }
     snapshots = scheduler_for(Vaults(["ok", "bad"]), stand_ins).scrape(5.0)
     assert {(s.vault.name, s.up) for s in snapshots} == {("ok", True), ("bad", False)}
-    assert stand_ins["ok"].details_asked_with == [4242]
+    assert stand_ins["ok"].details_asked_with == [20]
     assert stand_ins["bad"].details_asked_with == []
 
 
@@ -191,4 +198,18 @@ def test_a_vault_that_hangs_holds_up_no_other_vaults_details(scheduler_for) -> N
         "healthy": StandInVault(VaultRef("sub", "rg", "healthy"), log, seconds=0.01),
     }
     scheduler_for(Vaults(["hang", "healthy"]), stand_ins, max_concurrency=2).scrape(0.5)
-    assert stand_ins["healthy"].details_asked_with == [4242]  # in the scrape where it listed
+    assert stand_ins["healthy"].details_asked_with == [20]  # in the scrape where it listed
+
+
+def test_vaults_beyond_the_subscriptions_reads_wait_and_details_keep_their_share(scheduler_for) -> None:
+    """With 200 reads left, 50 in reserve and 100 for details, 50 vaults are listed this scrape."""
+    log: list[str] = []
+    names = [f"v{i:03d}" for i in range(80)]
+    stand_ins = {name: StandInVault(VaultRef("sub", "rg", name), log) for name in names}
+    scheduler = scheduler_for(Vaults(names), stand_ins, reads={"sub": 200.0}, max_concurrency=4)
+    scheduler.scrape(5.0)
+    assert len(log) == 50
+    details = [a for v in stand_ins.values() for a in v.details_asked_with]
+    assert sum(details) <= 200 - 50 - 50  # what the listings left, above the reserve
+    scheduler.scrape(5.0)  # the 30 left out go first
+    assert set(log[50:80]) == set(names) - set(log[:50])

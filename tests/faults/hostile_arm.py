@@ -207,6 +207,8 @@ class HostileArm:
             request.send_response(status)
             request.send_header("Content-Type", "application/json")
             request.send_header("Content-Length", str(len(data)))
+            # ARM's older quota model: plenty of reads, so that paging, not the quota, is what is tested
+            request.send_header("x-ms-ratelimit-remaining-subscription-reads", "11999")
             for name, value in (headers or {}).items():
                 request.send_header(name, value)
             request.end_headers()

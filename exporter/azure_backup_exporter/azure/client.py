@@ -39,6 +39,7 @@ from .errors import (
     ArmUnreachable,
     error_for_status,
 )
+from .quota import QuotaExhausted, ReadQuota
 from .stats import ApiStats
 from .token import TokenCredential, TokenSource
 
@@ -202,7 +203,9 @@ class ArmClient:
         stats: ApiStats,
         session: requests.Session | None = None,
         request_timeout: float = 30.0,
+        quota: ReadQuota | None = None,
     ) -> None:
+        """`quota`: the estimate of each subscription's ARM reads; a request waits for a read token."""
         self._tokens = TokenSource(credential, token_scope)
         self._base = arm_endpoint.rstrip("/")
         self._endpoint = urlsplit(self._base)
@@ -210,6 +213,7 @@ class ArmClient:
         self.stats = stats
         self._session = session or build_session()
         self._timeout = request_timeout
+        self.quota = quota or ReadQuota()
         self._throttled_until: dict[str, float] = {}  # subscription id -> monotonic time Azure asked for
 
     # --- public calls -------------------------------------------------------------------------
@@ -370,6 +374,10 @@ class ArmClient:
         if time.monotonic() >= deadline:
             raise ArmUnreachable(0, "DeadlineExceeded", "the scrape's time budget ran out", endpoint)
         self._respect_retry_after(subscription_id, endpoint)
+        try:
+            self.quota.acquire(subscription_id, deadline)
+        except QuotaExhausted as error:
+            raise ArmThrottled(0, "ReadQuotaSpent", str(error), endpoint) from None
         headers = {"Authorization": f"Bearer {self._tokens.get(deadline)}", "Accept": "application/json"}
         timeout = min(max(0.0, deadline - time.monotonic()), self._timeout)
         try:
@@ -397,6 +405,7 @@ class ArmClient:
         remaining_reads = response.headers.get(RATELIMIT_HEADER)
         if remaining_reads and remaining_reads.strip().isdigit():
             self.stats.record_remaining_reads(subscription_id, int(remaining_reads))
+            self.quota.observe(subscription_id, int(remaining_reads))
         if response.status_code == 429:
             wait = _retry_after_seconds(response.headers.get("Retry-After"))
             if wait:
