@@ -161,7 +161,7 @@ def test_an_item_whose_jobs_left_the_lookback_keeps_its_inventory_series(
     entities_with_jobs = {
         lab["entity"]
         for name, found in samples(text).items()
-        if name.startswith("azure_backup_job")
+        if "job" in name and "protected_item" not in name
         for lab, _ in found
         if "entity" in lab
     }
@@ -171,7 +171,7 @@ def test_an_item_whose_jobs_left_the_lookback_keeps_its_inventory_series(
         jobs = [
             lab
             for name, found in samples(text).items()
-            if name.startswith("azure_backup_job")
+            if "job" in name and "protected_item" not in name
             for lab, _ in found
             if lab.get("entity") == series["entity"]
         ]
