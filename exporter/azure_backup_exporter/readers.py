@@ -240,7 +240,9 @@ class GuardedProtection:
 
 class InventoryReader:
     """Reads a vault's protected items every `items_interval` seconds, and its policies and settings every
-    `settings_interval` seconds; between readings it asks nothing.
+    `settings_interval` seconds (twice that when the vault must be read by a GET of its own, so that
+    either way the inventory costs at most one request in ten scrapes a minute apart at the defaults);
+    between readings it asks nothing.
 
     The vault's settings come from the subscription's vault list when discovery listed it
     (`listed_resource`), else from one GET of the vault. A failed reading keeps what the last ones gave,
@@ -272,8 +274,9 @@ class InventoryReader:
             return
         try:
             if now >= self._settings_due:
-                self._read_settings(ledger, deadline)
-                self._settings_due = now + self._settings_interval
+                requests = self._read_settings(ledger, deadline)
+                # a reading that had to GET the vault cost two requests: it comes half as often
+                self._settings_due = now + self._settings_interval * requests
             if now >= self._items_due:
                 self._read_items(ledger, deadline)
                 self._items_due = now + self._items_interval
@@ -292,7 +295,8 @@ class InventoryReader:
             return
         self.up = True
 
-    def _read_settings(self, ledger: GuardedProtection, deadline: float) -> None:
+    def _read_settings(self, ledger: GuardedProtection, deadline: float) -> int:
+        """Read the policies and the vault's settings; the number of requests it took (1 or 2)."""
         policies = []
         for raw in self._client.list_policies(self.vault, deadline):
             try:
@@ -300,8 +304,10 @@ class InventoryReader:
             except MalformedPolicy as error:
                 log.warning("vault %s: skipping malformed policy (%s)", self.vault, error)
         resource = self._listed_resource(self.vault)
+        requests = 1
         if resource is None:
             resource = self._client.get_vault(self.vault, deadline)
+            requests = 2
         try:
             settings = parse_vault(resource)
         except MalformedItem as error:
@@ -309,6 +315,7 @@ class InventoryReader:
         with ledger.hold() as state:
             state.apply_policies(policies)
             state.apply_settings(settings)
+        return requests
 
     def _read_items(self, ledger: GuardedProtection, deadline: float) -> None:
         items, malformed = [], []
