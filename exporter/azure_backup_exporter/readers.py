@@ -257,19 +257,22 @@ class InventoryReader:
         items_interval: float,
         settings_interval: float,
         listed_resource: Callable[[VaultRef], Any | None] = lambda vault: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock`: what the intervals are counted on (any clock in seconds that does not go back much)."""
         self.vault = vault
         self._client = client
         self._items_interval = items_interval
         self._settings_interval = settings_interval
         self._listed_resource = listed_resource
+        self._clock = clock
         self._items_due = float("-inf")  # monotonic
         self._settings_due = float("-inf")
         self.up: bool | None = None  # None until the first reading
 
     def read(self, ledger: GuardedProtection, deadline: float) -> None:
         """Read what is due; `up` says how the last reading went (unchanged when nothing was due)."""
-        now = time.monotonic()
+        now = self._clock()
         if now < self._settings_due and now < self._items_due:
             return
         try:

@@ -91,6 +91,7 @@ class Exporter:
                     items_interval=config.inventory_interval_seconds,
                     settings_interval=config.vault_list_interval_seconds,
                     listed_resource=discovery.vault_resource,
+                    clock=clock,
                 )
             return VaultTracker(vault, self.client, lookback, clock, inventory)
 
