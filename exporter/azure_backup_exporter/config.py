@@ -67,6 +67,12 @@ OPTIONS: dict[str, Option] = {
         "and the most it may ask for.",
     ),
     "detail-fetch-budget": Option(20, "Job details (for backup sizes) fetched per vault per refresh."),
+    "shard.index": Option(
+        0, "This replica's shard, 0 to --shard.count minus 1 (kube-state-metrics' --shard)."
+    ),
+    "shard.count": Option(
+        1, "Replicas sharing the vaults, each collecting those whose id hashes to its shard (--total-shards)."
+    ),
     "log.level": Option("info", "debug, info, warning or error."),
     "log.format": Option("logfmt", "logfmt or json: one line per event with time, level and the vault."),
 }
@@ -128,6 +134,8 @@ class Config:
     lookback_seconds: float
     min_refresh_interval_seconds: float
     max_concurrency: int
+    shard_index: int
+    shard_count: int
     vault_list_interval_seconds: float
     inventory_interval_seconds: float
     scrape_timeout_seconds: float
@@ -330,6 +338,12 @@ def _validate(sources: _Sources, require_vaults: bool) -> Config:
     log_format = str(sources.values["log.format"][0]).strip().lower()
     if log_format not in LOG_FORMATS:
         raise sources.error("log.format", "one of " + ", ".join(LOG_FORMATS))
+    shard_count = _integer(sources, "shard.count", 1)
+    shard_index = _integer(sources, "shard.index", 0)
+    if shard_index >= shard_count:
+        raise sources.error(
+            "shard.index", f"a shard from 0 to {shard_count - 1} (--shard.count {shard_count})"
+        )
     config = Config(
         listen_host=host,
         listen_port=port,
@@ -345,6 +359,8 @@ def _validate(sources: _Sources, require_vaults: bool) -> Config:
         inventory_interval_seconds=_duration(sources, "inventory-interval"),
         scrape_timeout_seconds=_duration(sources, "scrape-timeout", minimum=1),
         detail_fetch_budget=_integer(sources, "detail-fetch-budget", 0),
+        shard_index=shard_index,
+        shard_count=shard_count,
         log_level=log_level,
         web_config=_web_config(sources),
         max_connections=_integer(sources, "web.max-connections", 1),

@@ -9,6 +9,7 @@ replicas.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -120,3 +121,26 @@ class CombinedVaults:
             for vault in source.vaults(deadline):
                 unique.setdefault(vault.key, vault)
         return list(unique.values())
+
+
+def shard_of(vault: VaultRef, count: int) -> int:
+    """The shard (0 to count - 1) a vault belongs to: a stable hash of its id, whatever its capitalisation.
+
+    Every replica computes the same, so N replicas split an estate with no coordination.
+    """
+    digest = hashlib.sha256("/".join(vault.key).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+class ShardVaults:
+    """The vaults of another source that belong to one shard."""
+
+    def __init__(self, source: VaultSource, index: int, count: int) -> None:
+        self._source = source
+        self._index = index
+        self._count = count
+
+    def vaults(self, deadline: float) -> list[VaultRef]:
+        return [
+            vault for vault in self._source.vaults(deadline) if shard_of(vault, self._count) == self._index
+        ]

@@ -21,7 +21,7 @@ from .azure.quota import ReadQuota
 from .azure.token import TokenCredential
 from .collector import BackupCollector
 from .config import Config
-from .discovery import CombinedVaults, StaticVaults, SubscriptionVaults, VaultSource
+from .discovery import CombinedVaults, ShardVaults, StaticVaults, SubscriptionVaults, VaultSource
 from .jobs import VaultRef
 from .readers import InventoryReader
 from .readiness import Readiness
@@ -80,6 +80,9 @@ class Exporter:
             )
 
         discovery = CombinedVaults(sources)
+        vaults: VaultSource = discovery
+        if config.shard_count > 1:
+            vaults = ShardVaults(discovery, config.shard_index, config.shard_count)
 
         def make_tracker(vault: VaultRef) -> VaultTracker:
             lookback = lookbacks.get(vault.key, config.lookback_seconds)
@@ -96,7 +99,7 @@ class Exporter:
             return VaultTracker(vault, self.client, lookback, clock, inventory)
 
         self.scheduler = Scheduler(
-            discovery,
+            vaults,
             make_tracker,
             quota.available,
             max_concurrency=config.max_concurrency,
