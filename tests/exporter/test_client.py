@@ -22,6 +22,7 @@ from azure_backup_exporter.azure.errors import (
     ArmNotFound,
     ArmServerError,
     ArmThrottled,
+    ArmUnauthorized,
     CredentialError,
 )
 from azure_backup_exporter.jobs import VaultRef
@@ -314,3 +315,33 @@ def test_a_listing_resumed_from_another_host_is_refused_before_any_request(
     with pytest.raises(ArmMalformedResponse, match="not on the ARM endpoint"):
         list(client.job_pages(VAULT, 0, 60, deadline(), resume=attacker.base + JOBS + PAGE_2))
     assert attacker.received == [] and recording.sent == []
+
+
+class CountingCredential:
+    """Tokens that expire in an hour, as azure-identity gives them; counts how often it was asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def get_token(self, *scopes: str) -> Any:
+        self.asked += 1
+        return type("AccessToken", (), {"token": TOKEN, "expires_on": int(time.time()) + 3600})()
+
+
+def test_a_token_is_kept_until_near_expiry_and_fetched_again_after_a_401(server: Scripted) -> None:
+    credential = CountingCredential()
+    server.script(
+        JOBS,
+        ok({"value": []}),
+        ok({"value": []}),
+        (401, {}, b'{"error":{"code":"ExpiredAuthenticationToken","message":"expired"}}'),
+        ok({"value": []}),
+    )
+    client = client_for(server, credential)
+    for _ in range(2):
+        list(client.iter_job_pages(VAULT, 0, 60, deadline()))
+    assert credential.asked == 1  # kept, not asked at every request
+    with pytest.raises(ArmUnauthorized):
+        list(client.iter_job_pages(VAULT, 0, 60, deadline()))
+    list(client.iter_job_pages(VAULT, 0, 60, deadline()))
+    assert credential.asked == 2  # refused by ARM: a new one

@@ -410,6 +410,8 @@ class ArmClient:
             wait = _retry_after_seconds(response.headers.get("Retry-After"))
             if wait:
                 self._throttled_until[subscription_id] = time.monotonic() + wait
+        if response.status_code == 401:
+            self._tokens.forget()  # refused before its time (clock skew, revoked): fetch a new one next time
         if not 200 <= response.status_code < 300:
             raise _arm_error(response, endpoint)
         try:

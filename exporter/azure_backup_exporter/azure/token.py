@@ -84,6 +84,11 @@ class TokenSource:
             ) from None
         return str(token.token)
 
+    def forget(self) -> None:
+        """Drop the kept token (ARM refused it: expired early, or revoked); the next call fetches one."""
+        with self._lock:
+            self._token = None
+
     def _fetch(self, result: Future[Any]) -> None:
         try:
             token = self._credential.get_token(self._scope)
