@@ -66,6 +66,7 @@ class Shared:
     stopped: str  # protection stopped on purpose: no recovery point is expected
     not_protected: str
     not_healthy: str
+    stopping: str  # jobs after which an entity's protection is stopped (DisableBackup, DeleteBackupData)
 
     @classmethod
     def of(cls, vocabulary: Vocabulary) -> Shared:
@@ -84,6 +85,7 @@ class Shared:
             stopped=f"state=~{promql_string(alternatives(vocabulary.stopped_protection_states))}",
             not_protected=f"state!~{promql_string(alternatives(vocabulary.protected_states))}",
             not_healthy=f"health!~{promql_string(alternatives(vocabulary.healthy_item_health))}",
+            stopping=f"operation=~{promql_string(alternatives(vocabulary.protection_stopping_operations))}",
         )
 
 
@@ -615,9 +617,14 @@ def overview(shared: Shared) -> dict:
                         f"({increase('azure_backup_job_duration_seconds_bucket', vault_bmt)})")
     protected = Items.of(shared, entity, lambda *fixed: selector(ENTITY_VARS, *fixed), "$rpo")
     # Entities of no listed item (the inventory turned off or not readable yet, vault-level jobs) are
-    # judged by their jobs, as before the inventory: the newest successful backup job against $rpo.
+    # judged by their jobs, as before the inventory: the newest successful backup job against $rpo, unless
+    # a job stopped their protection after it (an item deleted with its data is listed no more).
+    stopping = selector(ENTITY_VARS, shared.stopping)
+    stop = f"max {protected_key} (azure_backup_last_job_start_timestamp_seconds{stopping})"
+    stopped_by_job = f"({stop} > {newest_point} or {stop} unless {newest_point})"
     jobs_outside = (f"((time() - {newest_point} > $rpo) or ({backed_up} unless {newest_point})) "
-                    f"unless on ({', '.join(ITEM_KEY)}) azure_backup_protected_item_info{entity}")
+                    f"unless on ({', '.join(ITEM_KEY)}) (azure_backup_protected_item_info{entity} "
+                    f"or {stopped_by_job})")
     not_protected = selector(ENTITY_VARS, shared.not_protected)
     not_healthy = selector(ENTITY_VARS, shared.not_healthy)
     needs_attention = (f"(azure_backup_protected_item_protection_state{not_protected}"
@@ -648,7 +655,7 @@ def overview(shared: Shared) -> dict:
             "protection is stopped are not counted. Entities the inventory does not list (it is off or "
             "not read yet) are judged by their jobs against ${rpo:text}: their newest successful backup "
             "job, log backups aside, or finished backup jobs without a success in the exporter's lookback "
-            "(a first backup still running is waited for)."
+            "(a first backup still running is waited for), unless a later job stopped their protection."
             + EMPTY_NOTE.format("every item is within its objective"),
             "short",
             [target(f"count({protected.outside} or ({jobs_outside}))", "A", "outside RPO", instant=True)],
