@@ -53,9 +53,11 @@ class SteppedClock:
 
 
 def run(vaults: int, minutes: int, discovered: bool) -> dict[str, Any]:
-    sim = Simulator(
-        SimulatorConfig(seed=5, vaults=vaults, start_time=START, throttle_capacity=100_000)
-    ).start()
+    # tokens live for the whole simulated run: the simulator checks them on its (fast-forwarded) clock
+    config = SimulatorConfig(
+        seed=5, vaults=vaults, start_time=START, throttle_capacity=100_000, token_lifetime_seconds=30 * 86400
+    )
+    sim = Simulator(config).start()
     try:
         point_azure_identity_at(sim.identity_endpoint, sim.identity_header)
         clock = SteppedClock(START.timestamp())

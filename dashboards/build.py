@@ -44,6 +44,8 @@ ENTITY_VARS = VAULT_VARS + ("backup_management_type", "entity")
 VAULT_KEY = ("job", "subscription_id", "resource_group", "vault")
 ENTITY_KEY = VAULT_KEY + ("backup_management_type", "entity", "operation")
 JOBS_KEY = VAULT_KEY + ("backup_management_type", "operation", "status")
+# One protected item of the inventory: the entity without an operation. Item and job series join on it.
+ITEM_KEY = VAULT_KEY + ("backup_management_type", "entity")
 
 
 
@@ -60,6 +62,11 @@ class Shared:
     rpo_seconds: int
     success_age_steps: list[tuple[float | None, str]]
     success_age_colours: str  # "orange after 26 h, red after 48 h", for descriptions
+    rpo_slack_seconds: int  # an item is outside its objective past its own interval plus this
+    stopped: str  # protection stopped on purpose: no recovery point is expected
+    not_protected: str
+    not_healthy: str
+    stopping: str  # jobs after which an entity's protection is stopped (DisableBackup, DeleteBackupData)
 
     @classmethod
     def of(cls, vocabulary: Vocabulary) -> Shared:
@@ -74,6 +81,11 @@ class Shared:
             rpo_seconds=vocabulary.rpo_seconds,
             success_age_steps=[(None, "green"), (orange, "orange"), (red, "red")],
             success_age_colours=f"orange after {_spaced(orange)}, red after {_spaced(red)}",
+            rpo_slack_seconds=vocabulary.rpo_slack_seconds,
+            stopped=f"state=~{promql_string(alternatives(vocabulary.stopped_protection_states))}",
+            not_protected=f"state!~{promql_string(alternatives(vocabulary.protected_states))}",
+            not_healthy=f"health!~{promql_string(alternatives(vocabulary.healthy_item_health))}",
+            stopping=f"operation=~{promql_string(alternatives(vocabulary.protection_stopping_operations))}",
         )
 
 
@@ -90,6 +102,50 @@ STATUS_COLOURS = {
     "Cancelled": "orange",
     "Failed": "red",
 }
+
+# An item's `protectionState`: green while scheduled backups run, orange when stopped or paused on purpose,
+# red when Azure reports an error.
+PROTECTION_STATE_COLOURS = {
+    "Protected": "green",
+    "Healthy": "green",
+    "IRPending": "blue",
+    "ProtectionStopped": "orange",
+    "ProtectionPaused": "orange",
+    "ProtectionError": "red",
+    "BackupsSuspended": "red",
+    "Invalid": "red",
+}
+# VMs' `healthStatus` and workloads' `protectedItemHealthStatus`.
+HEALTH_COLOURS = {
+    "Passed": "green",
+    "Healthy": "green",
+    "IRPending": "blue",
+    "ActionSuggested": "yellow",
+    "ActionRequired": "red",
+    "Unhealthy": "red",
+    "NotReachable": "red",
+    "Invalid": "red",
+}
+# `lastBackupStatus`: a job status for VMs and file shares, a health word for workloads.
+LAST_BACKUP_COLOURS = {**STATUS_COLOURS, "Healthy": "green", "IRPending": "blue", "Unhealthy": "red"}
+
+# The vault settings that stand between an attacker (or a slip) and the backup data, strongest green,
+# weakest orange or red, as Azure's security guidance ranks them: soft delete that cannot be turned off
+# (AlwaysON), locked immutability, multi-user authorization, no public network access, and a copy of the
+# data in another region. Columns of the "Vault defences" table: (label, title, {value: colour}).
+VAULT_DEFENCES = (
+    ("soft_delete", "Soft delete", {"AlwaysON": "green", "Enabled": "yellow", "Disabled": "red"}),
+    ("enhanced_security", "Enhanced security",
+     {"AlwaysON": "green", "Enabled": "green", "Disabled": "red"}),
+    ("immutability", "Immutability", {"Locked": "green", "Unlocked": "yellow", "Disabled": "orange"}),
+    ("multi_user_authorization", "Multi-user authorization", {"Enabled": "green", "Disabled": "orange"}),
+    ("public_network_access", "Public network access", {"Disabled": "green", "Enabled": "orange"}),
+)
+VAULT_SETTINGS = (
+    ("storage_redundancy", "Storage redundancy",
+     {"GeoRedundant": "green", "ZoneRedundant": "yellow", "LocallyRedundant": "orange"}),
+    ("cross_region_restore", "Cross-region restore", {"Enabled": "green", "Disabled": "yellow"}),
+)
 
 Panel = dict[str, Any]
 
@@ -148,26 +204,37 @@ def _thresholds(steps: Sequence[tuple[float | None, str]]) -> dict:
     return {"mode": "absolute", "steps": [{"color": colour, "value": value} for value, colour in steps]}
 
 
-def _status_overrides() -> list[dict]:
+def _status_overrides(colours: dict[str, str] = STATUS_COLOURS) -> list[dict]:
+    """Series named after a value (a status, a state) in that value's colour."""
     return [
         {
             "matcher": {"id": "byName", "options": status},
             "properties": [{"id": "color", "value": {"fixedColor": colour, "mode": "fixed"}}],
         }
-        for status, colour in STATUS_COLOURS.items()
+        for status, colour in colours.items()
     ]
 
 
-def _status_text_mappings() -> list[dict]:
+def _status_text_mappings(colours: dict[str, str] = STATUS_COLOURS) -> list[dict]:
+    """Table cells holding a value (a status, a setting) in that value's colour; empty ones say so."""
     return [
         {
             "type": "value",
             "options": {
                 status: {"color": colour, "index": index}
-                for index, (status, colour) in enumerate(STATUS_COLOURS.items())
+                for index, (status, colour) in enumerate(colours.items())
             },
-        }
+        },
+        {"type": "special", "options": {"match": "empty", "result": {"text": "not reported", "index": 0}}},
     ]
+
+
+def coloured_text(column: str, colours: dict[str, str]) -> dict:
+    """An override colouring the text of `column` by its value."""
+    return {"matcher": {"id": "byName", "options": column}, "properties": [
+        {"id": "mappings", "value": _status_text_mappings(colours)},
+        {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+    ]}
 
 
 def _panel(kind: str, title: str, description: str, unit: str, targets: list[dict], **extra: Any) -> Panel:
@@ -265,12 +332,14 @@ def table(title: str, description: str, unit: str, targets: list[dict], *, trans
     )
 
 
-def vault_refresh_status(description: str, matchers: str) -> Panel:
-    """Per vault, whether the exporter's last refresh from Azure succeeded (red: failing, green: ok)."""
+def vault_refresh_status(description: str, matchers: str, *, title: str = "Vault refresh status",
+                         metric: str = "azure_backup_vault_up") -> Panel:
+    """Per vault, whether the exporter's last refresh (or inventory reading) from Azure succeeded (red:
+    failing, green: ok)."""
     return state_timeline(
-        "Vault refresh status",
+        title,
         description,
-        [target(f"min by (vault) (azure_backup_vault_up{matchers})", "A", "{{vault}}")],
+        [target(f"min by (vault) ({metric}{matchers})", "A", "{{vault}}")],
         mappings=[{"type": "value", "options": {"0": {"text": "failing", "color": "red", "index": 0},
                                                 "1": {"text": "ok", "color": "green", "index": 1}}}],
         thresholds=[(None, "red"), (1, "green")],
@@ -297,15 +366,28 @@ def entity_columns(*overrides: dict) -> list[dict]:
     ]
 
 
-def entity_link() -> dict:
-    """A data link from a table row to the entity dashboard, carrying datasource, time and row labels."""
+def entity_link(key: Sequence[str] = ENTITY_KEY) -> dict:
+    """A data link from a table row to the entity dashboard, carrying datasource, time and the row's `key`
+    labels."""
     params = "&".join(["${instance:queryparam}"]
-                      + [f"var-{label}=${{__data.fields.{label}}}" for label in ENTITY_KEY])
+                      + [f"var-{label}=${{__data.fields.{label}}}" for label in key])
+    operation = " (${__data.fields.operation})" if "operation" in key else ""
     return {
-        "title": "Open ${__data.fields.entity} (${__data.fields.operation}) in the entity dashboard",
+        "title": f"Open ${{__data.fields.entity}}{operation} in the entity dashboard",
         "url": f"/d/{ENTITY_UID}/azure-backup-entity"
                f"?${{datasource:queryparam}}&{params}&${{__url_time_range}}",
     }
+
+
+def item_columns(*overrides: dict) -> list[dict]:
+    """Overrides of a table with a row per protected item: as `entity_columns`, the entity linking to the
+    entity dashboard without an operation (it opens on the item's first one)."""
+    return hide_columns("job", "subscription_id", "resource_group") + [
+        *overrides,
+        {"matcher": {"id": "byName", "options": "entity"}, "properties": [
+            {"id": "links", "value": [entity_link(ITEM_KEY)]},
+        ]},
+    ]
 
 
 def layout(items: Sequence[tuple[Panel, int, int]]) -> list[Panel]:
@@ -396,7 +478,8 @@ def rpo_variable(rpo_seconds: int) -> dict:
     return {
         "name": "rpo",
         "label": "Recovery point objective",
-        "description": "An entity whose last successful job ended longer ago than this is outside its RPO.",
+        "description": "The recovery point objective of items without a policy interval (MARS, DPM) and of "
+                       "entities the inventory does not list; other items are judged by their own interval.",
         "type": "custom",
         "query": ", ".join(f"{text} : {value}" for text, value in choices),
         "current": {"selected": True, "text": default[0], "value": str(default[1])},
@@ -438,6 +521,64 @@ def dashboard_link(title: str, uid: str, slug: str) -> dict:
             "tags": [], "tooltip": ""}
 
 
+# --- the protection inventory ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Items:
+    """PromQL of the protection inventory, one series per item (ITEM_KEY), for the items `matchers` select.
+
+    Why here: the overview counts and lists what the entity dashboard shows for one item; the recovery
+    point objective must be the same rule on both. An item is outside its objective when its newest
+    recovery point is older than its own policy interval plus the slack; an item without an interval
+    (MARS and DPM items list no policy) is judged against `fallback` instead; an item whose protection
+    is stopped on purpose never is.
+    """
+
+    age: str  # seconds since the newest recovery point
+    interval: str  # the item's own longest gap between scheduled recovery points (not log backups)
+    objective_used: str  # age / (interval + slack), or age / fallback; stopped items left out
+    outside: str  # the age of items outside their objective
+    info: str  # every listed item, its policy as a label
+
+    @classmethod
+    def of(cls, shared: Shared, matchers: str, with_label: Any, fallback: str) -> Items:
+        """`with_label(*fixed)` is `matchers` with more label matchers; `fallback` the objective (a number
+        or a variable) of items without an interval."""
+        key, on = by(ITEM_KEY), f"on ({', '.join(ITEM_KEY)})"
+        point = f"max {key} (azure_backup_protected_item_last_recovery_point_timestamp_seconds{matchers})"
+        age = f"(time() - {point})"
+        scheduled = with_label('backup_kind="backup"')
+        interval = f"max {key} (azure_backup_protected_item_backup_interval_seconds{scheduled})"
+        allowed = f"({interval} + {shared.rpo_slack_seconds})"
+        stopped = f"azure_backup_protected_item_protection_state{with_label(shared.stopped)}"
+        return cls(
+            age=age,
+            interval=interval,
+            objective_used=f"({age} / {allowed} or {age} / {fallback}) unless {on} {stopped}",
+            outside=(f"(({age} > {allowed}) or (({age} unless {on} {interval}) > {fallback})) "
+                     f"unless {on} {stopped}"),
+            info=f"max {by(ITEM_KEY + ('policy',))} (azure_backup_protected_item_info{matchers})",
+        )
+
+
+# Colours of the share of its objective an item's recovery point age uses: past 100 % it is outside.
+OBJECTIVE_USED_STEPS: list[tuple[float | None, str]] = [(None, "green"), (1, "orange"), (2, "red")]
+
+
+def objective_used_override(column: str) -> dict:
+    return {"matcher": {"id": "byName", "options": column}, "properties": [
+        {"id": "unit", "value": "percentunit"},
+        {"id": "custom.cellOptions", "value": {"type": "color-background", "mode": "basic"}},
+        {"id": "thresholds", "value": _thresholds(OBJECTIVE_USED_STEPS)},
+        {"id": "color", "value": {"mode": "thresholds"}},
+    ]}
+
+
+def unit_override(column: str, unit: str) -> dict:
+    return {"matcher": {"id": "byName", "options": column}, "properties": [{"id": "unit", "value": unit}]}
+
+
 # --- overview -------------------------------------------------------------------------------------------
 
 EMPTY_NOTE = " Empty (or 0) when {}, which is the healthy state."
@@ -474,6 +615,26 @@ def overview(shared: Shared) -> dict:
     statuses = once(f"azure_backup_last_job_status{entity}", ENTITY_KEY + ("status",))
     duration_buckets = (f"sum by (le, vault, operation) "
                         f"({increase('azure_backup_job_duration_seconds_bucket', vault_bmt)})")
+    protected = Items.of(shared, entity, lambda *fixed: selector(ENTITY_VARS, *fixed), "$rpo")
+    # Entities of no listed item (the inventory turned off or not readable yet, vault-level jobs) are
+    # judged by their jobs, as before the inventory: the newest successful backup job against $rpo, unless
+    # a job stopped their protection after it (an item deleted with its data is listed no more).
+    stopping = selector(ENTITY_VARS, shared.stopping)
+    stop = f"max {protected_key} (azure_backup_last_job_start_timestamp_seconds{stopping})"
+    stopped_by_job = f"({stop} > {newest_point} or {stop} unless {newest_point})"
+    jobs_outside = (f"((time() - {newest_point} > $rpo) or ({backed_up} unless {newest_point})) "
+                    f"unless on ({', '.join(ITEM_KEY)}) (azure_backup_protected_item_info{entity} "
+                    f"or {stopped_by_job})")
+    not_protected = selector(ENTITY_VARS, shared.not_protected)
+    not_healthy = selector(ENTITY_VARS, shared.not_healthy)
+    needs_attention = (f"(azure_backup_protected_item_protection_state{not_protected}"
+                       f" or azure_backup_protected_item_health{not_healthy})")
+    item_counts = once(f"azure_backup_protected_items{vault_bmt}",
+                       VAULT_KEY + ("backup_management_type", "state"))
+
+    def attention(metric: str, label: str) -> str:
+        return (f"max {by(ITEM_KEY + (label,))} ({metric}{entity}) "
+                f"and on ({', '.join(ITEM_KEY)}) {needs_attention}")
 
     items: list[tuple[Panel, int, int]] = [
         (row("Protection at a glance"), 24, 1),
@@ -488,15 +649,16 @@ def overview(shared: Shared) -> dict:
         ), 12, 5),
         (stat(
             "Outside recovery point objective",
-            "Entities whose newest recovery point (the end of their most recent successful backup job, "
-            "log backups aside) is older than the recovery point objective chosen above (${rpo:text}), "
-            "or that have finished backup jobs but no success within the exporter's lookback (a first "
-            "backup still running is waited for). Log backups, restores and configuration jobs are left "
-            "out."
-            + EMPTY_NOTE.format("every entity is within its objective"),
+            "Protected items whose newest recovery point (from Azure's inventory) is older than their own "
+            f"policy's interval plus {_spaced(shared.rpo_slack_seconds)}; items without an interval "
+            "(MARS and DPM list no policy) against the objective chosen above (${rpo:text}). Items whose "
+            "protection is stopped are not counted. Entities the inventory does not list (it is off or "
+            "not read yet) are judged by their jobs against ${rpo:text}: their newest successful backup "
+            "job, log backups aside, or finished backup jobs without a success in the exporter's lookback "
+            "(a first backup still running is waited for), unless a later job stopped their protection."
+            + EMPTY_NOTE.format("every item is within its objective"),
             "short",
-            [target(f"count((time() - {newest_point} > $rpo) or ({backed_up} unless {newest_point}))",
-                    "A", "outside RPO", instant=True)],
+            [target(f"count({protected.outside} or ({jobs_outside}))", "A", "outside RPO", instant=True)],
             thresholds=[(None, "green"), (1, "red")], no_value="0", colour_mode="background",
         ), 4, 5),
         (stat(
@@ -518,6 +680,118 @@ def overview(shared: Shared) -> dict:
                     instant=True)],
             thresholds=[(None, "green"), (1, "red")], no_value="0", colour_mode="background",
         ), 4, 5),
+        (row("Protected items"), 24, 1),
+        (stat(
+            "Items by protection state",
+            "How many protected items Azure lists in each protection state: Protected (backups run), "
+            "IRPending (first backup not done yet), ProtectionStopped (stopped on purpose, data kept), "
+            "ProtectionError...",
+            "short",
+            [target(f"sum by (state) ({item_counts})", "A", "{{state}}", instant=True)],
+            overrides=_status_overrides(PROTECTION_STATE_COLOURS), colour_mode="background",
+            text_mode="value_and_name",
+        ), 12, 5),
+        (stat(
+            "Items by health",
+            "How many protected items Azure reports in each health: Passed or Healthy need nothing; "
+            "ActionRequired, Unhealthy and NotReachable mean backups fail (file shares report none).",
+            "short",
+            [target(f"count by (health) (max {by(ITEM_KEY + ('health',))} "
+                    f"(azure_backup_protected_item_health{entity}))", "A", "{{health}}", instant=True)],
+            overrides=_status_overrides(HEALTH_COLOURS), colour_mode="background",
+            text_mode="value_and_name",
+        ), 12, 5),
+        (table(
+            "Items needing attention",
+            "Protected items not in a protected state (first backup pending, stopped, in error) or whose "
+            "health is not Passed or Healthy, with Azure's status of their last backup. Click an entity "
+            "for its history." + EMPTY_NOTE.format("every item is protected and healthy"),
+            "none",
+            [target(attention("azure_backup_protected_item_protection_state", "state"), "A",
+                    instant=True, table=True),
+             target(attention("azure_backup_protected_item_health", "health"), "B", instant=True,
+                    table=True),
+             target(attention("azure_backup_protected_item_last_backup_status", "status"), "C",
+                    instant=True, table=True)],
+            transformations=[
+                {"id": "merge", "options": {}},
+                {"id": "organize", "options": {
+                    "excludeByName": {"Time": True, "Value #A": True, "Value #B": True, "Value #C": True},
+                    "indexByName": {name: index for index, name in enumerate(
+                        ("vault", "backup_management_type", "entity", "state", "health", "status"))},
+                    "renameByName": {"backup_management_type": "Type", "state": "Protection state",
+                                     "health": "Health", "status": "Last backup"},
+                }},
+            ],
+            overrides=item_columns(
+                coloured_text("Protection state", PROTECTION_STATE_COLOURS),
+                coloured_text("Health", HEALTH_COLOURS),
+                coloured_text("Last backup", LAST_BACKUP_COLOURS),
+            ),
+        ), 24, 8),
+        (table(
+            "Items by recovery point age",
+            "Every protected item with the age of its newest recovery point (from Azure's inventory) "
+            "against its own policy's interval: the objective used is the age divided by the interval "
+            f"plus {_spaced(shared.rpo_slack_seconds)} (for items without an interval, MARS and DPM, by "
+            "${rpo:text}), orange from 100 % (outside its objective), red from 200 %. Items whose "
+            "protection is stopped have none. Highest first; click an entity for its history.",
+            "s",
+            [target(protected.age, "A", instant=True, table=True),
+             target(protected.objective_used, "B", instant=True, table=True),
+             target(protected.interval, "C", instant=True, table=True),
+             target(protected.info, "D", instant=True, table=True),
+             target(f"max {by(ITEM_KEY + ('state',))} (azure_backup_protected_item_protection_state{entity})",
+                    "E", instant=True, table=True),
+             target(f"max {by(ITEM_KEY + ('status',))} "
+                    f"(azure_backup_protected_item_last_backup_status{entity})", "F", instant=True,
+                    table=True)],
+            transformations=[
+                {"id": "merge", "options": {}},
+                {"id": "organize", "options": {
+                    "excludeByName": {"Time": True, "Value #D": True, "Value #E": True, "Value #F": True},
+                    "indexByName": {name: index for index, name in enumerate(
+                        ("vault", "backup_management_type", "entity", "policy", "state", "status",
+                         "Value #A", "Value #C", "Value #B"))},
+                    "renameByName": {"backup_management_type": "Type", "policy": "Policy",
+                                     "state": "Protection state", "status": "Last backup",
+                                     "Value #A": "Recovery point age", "Value #C": "Expected every",
+                                     "Value #B": "Objective used"},
+                }},
+            ],
+            overrides=item_columns(
+                objective_used_override("Objective used"),
+                coloured_text("Protection state", PROTECTION_STATE_COLOURS),
+                coloured_text("Last backup", LAST_BACKUP_COLOURS),
+            ),
+            sort_by="Objective used",
+        ), 24, 12),
+        (table(
+            "Vault defences",
+            "Each vault's settings that protect its backup data from deletion and attack, weakest in orange "
+            "or red: soft delete (AlwaysON cannot be turned off), enhanced security, immutability (Locked "
+            "cannot be undone), multi-user authorization, public network access, storage redundancy and "
+            "cross-region restore. Read from the vault every vault list interval.",
+            "none",
+            [target(f"max {by(VAULT_KEY + tuple(label for label, _, _ in VAULT_DEFENCES))} "
+                    f"(azure_backup_vault_security_info{vault})", "A", instant=True, table=True),
+             target(f"max {by(VAULT_KEY + ('location',) + tuple(label for label, _, _ in VAULT_SETTINGS))} "
+                    f"(azure_backup_vault_info{vault})", "B", instant=True, table=True)],
+            transformations=[
+                {"id": "merge", "options": {}},
+                {"id": "organize", "options": {
+                    "excludeByName": {"Time": True, "Value #A": True, "Value #B": True},
+                    "indexByName": {name: index for index, name in enumerate(
+                        ("vault", "resource_group", "location",
+                         *(label for label, _, _ in VAULT_DEFENCES + VAULT_SETTINGS)))},
+                    "renameByName": {"resource_group": "Resource group", "location": "Location",
+                                     **{label: title for label, title, _ in VAULT_DEFENCES + VAULT_SETTINGS}},
+                }},
+            ],
+            overrides=hide_columns("job", "subscription_id") + [
+                coloured_text(title, colours) for _, title, colours in VAULT_DEFENCES + VAULT_SETTINGS
+            ],
+        ), 24, 8),
         (row("Entities"), 24, 1),
         (table(
             "Entities by time since last success",
@@ -671,6 +945,22 @@ def overview(shared: Shared) -> dict:
             [target(f"max by (vault) (azure_backup_vault_refresh_duration_seconds{vault})", "A",
                     "{{vault}}")],
         ), 12, 8),
+        (vault_refresh_status(
+            "Whether the exporter's last reading of each vault's protection inventory (protected items, "
+            "policies) succeeded: a red stretch means the item panels show that vault's last known values.",
+            vault, title="Inventory reading status", metric="azure_backup_inventory_up",
+        ), 16, 6),
+        (stat(
+            "Subscriptions failing to list",
+            "Subscriptions given with --subscription whose vault list the exporter could not read (no "
+            "role, unknown subscription, throttled): vaults created there since go unseen, while the vaults "
+            "listed before keep being read. The exporter's log says why."
+            + EMPTY_NOTE.format("every subscription lists (or only --vault is used)"),
+            "short",
+            [target(f"count(min by (job, subscription_id) (azure_backup_subscription_up"
+                    f"{selector(TARGET_VARS + ('subscription_id',))}) == 0)", "A", "failing", instant=True)],
+            thresholds=[(None, "green"), (1, "red")], no_value="0", colour_mode="background",
+        ), 8, 6),
         (timeseries(
             "Azure API requests by endpoint and code",
             "Requests the exporter sends to Azure Resource Manager per second, by kind and HTTP status "
@@ -728,8 +1018,8 @@ def overview(shared: Shared) -> dict:
     variables = [datasource_variable(), *chained_variables(ENTITY_VARS), rpo_variable(shared.rpo_seconds)]
     return dashboard(
         OVERVIEW_UID, "Azure Backup overview",
-        "Azure Backup jobs of Recovery Services vaults, from azure-backup-exporter: is everything protected, "
-        "what is broken now, what changed.",
+        "Azure Backup of Recovery Services vaults (protected items, vault defences, jobs), from "
+        "azure-backup-exporter: is everything protected, what is broken now, what changed.",
         variables, layout(items), [dashboard_link("Azure Backup entity", ENTITY_UID, "azure-backup-entity")],
     )
 
@@ -746,6 +1036,9 @@ def entity_dashboard(shared: Shared) -> dict:
     one = selector(names, single=single)
     vault = selector(VAULT_VARS, single=single)
     running = selector(names, shared.running, single=single)
+    item = selector(ENTITY_VARS, single=single)
+    protected = Items.of(shared, item, lambda *fixed: selector(ENTITY_VARS, *fixed, single=single),
+                         str(shared.rpo_seconds))
 
     def usual_range(metric: str, unit: str, title: str, description: str, *,
                     finished_only: bool = False) -> Panel:
@@ -767,6 +1060,80 @@ def entity_dashboard(shared: Shared) -> dict:
         )
 
     items: list[tuple[Panel, int, int]] = [
+        (row("Protected item"), 24, 1),
+        (stat(
+            "Protection state",
+            "The item's protection state in Azure's inventory: Protected (backups run), IRPending (first "
+            "backup not done yet), ProtectionStopped (stopped on purpose, data kept), ProtectionError... "
+            "No value while Azure's inventory does not list this entity.",
+            "none",
+            [target(f"max by (state) (azure_backup_protected_item_protection_state{item})", "A", "{{state}}",
+                    instant=True)],
+            text_mode="name", overrides=_status_overrides(PROTECTION_STATE_COLOURS), colour_mode="background",
+        ), 3, 4),
+        (stat(
+            "Health",
+            "The item's health as Azure reports it: Passed or Healthy need nothing; ActionRequired, "
+            "Unhealthy and NotReachable mean its backups fail. File shares report none.",
+            "none",
+            [target(f"max by (health) (azure_backup_protected_item_health{item})", "A", "{{health}}",
+                    instant=True)],
+            text_mode="name", overrides=_status_overrides(HEALTH_COLOURS), colour_mode="background",
+            no_value="not reported",
+        ), 3, 4),
+        (stat(
+            "Policy",
+            "The backup policy the item is protected by, as Azure names it (none when protection is "
+            "stopped), and the kind of item.",
+            "none",
+            [target(f"max by (policy, item_type) (azure_backup_protected_item_info{item})", "A",
+                    "{{policy}}", instant=True)],
+            text_mode="name", thresholds=[(None, "text")],
+        ), 3, 4),
+        (stat(
+            "Expected interval",
+            "The longest gap between two scheduled recovery points under the item's policy: `backup` for "
+            "full, differential and VM backups, `log` for log backups. None without a schedule (protection "
+            "stopped, MARS and DPM items).",
+            "s",
+            [target(f"max by (backup_kind) (azure_backup_protected_item_backup_interval_seconds{item})",
+                    "A", "{{backup_kind}}", instant=True)],
+            text_mode="value_and_name", thresholds=[(None, "text")], no_value="no schedule",
+        ), 3, 4),
+        (stat(
+            "Recovery point age",
+            "How old the item's newest recovery point is (from Azure's inventory: the last recovery point, "
+            "or the last successful backup where Azure gives no point).",
+            "s",
+            [target(protected.age, "A", "age", instant=True)],
+            thresholds=[(None, "text")], no_value="no recovery point",
+        ), 3, 4),
+        (stat(
+            "Objective used",
+            "The recovery point age divided by the expected interval plus "
+            f"{_spaced(shared.rpo_slack_seconds)} (without an interval, by {_spaced(shared.rpo_seconds)}): "
+            "past 100 % (orange) the item is outside its recovery point objective, past 200 % (red) it "
+            "missed two. None while protection is stopped.",
+            "percentunit",
+            [target(protected.objective_used, "A", "objective used", instant=True)],
+            thresholds=OBJECTIVE_USED_STEPS, colour_mode="background",
+        ), 3, 4),
+        (stat(
+            "Last backup status",
+            "Azure's status of the item's last backup, of any operation (for databases Healthy or "
+            "Unhealthy); no value before the first backup.",
+            "none",
+            [target(f"max by (status) (azure_backup_protected_item_last_backup_status{item})", "A",
+                    "{{status}}", instant=True)],
+            text_mode="name", overrides=_status_overrides(LAST_BACKUP_COLOURS), colour_mode="background",
+        ), 3, 4),
+        (stat(
+            "Last backup time",
+            "When Azure says the item's last backup ran, successful or not.",
+            "dateTimeFromNow",
+            [target(f"max(azure_backup_protected_item_last_backup_timestamp_seconds{item}) * 1000", "A",
+                    "last backup", instant=True)],
+        ), 3, 4),
         (row("Now"), 24, 1),
         (stat(
             "Last job status",
@@ -876,8 +1243,8 @@ def entity_dashboard(shared: Shared) -> dict:
     variables = [datasource_variable(), *chained_variables(names, single=single)]
     return dashboard(
         ENTITY_UID, "Azure Backup entity",
-        "One protected entity and operation over time: status history, duration and size against their "
-        "usual range, last success, error codes.",
+        "One protected entity and operation: its policy, recovery point age and protection state, and over "
+        "time its status history, duration and size against their usual range, last success, error codes.",
         variables, layout(items),
         [dashboard_link("Azure Backup overview", OVERVIEW_UID, "azure-backup-overview")],
     )

@@ -84,6 +84,22 @@ class Vocabulary:
     # The time since the last success turns red past this (orange past rpo_seconds): two missed daily
     # backups.
     success_age_red_seconds: int = 48 * 3600
+    # How much later than its own policy interval an item's newest recovery point may be before the item is
+    # outside its recovery point objective (interval + slack): a slow or late backup job. Two hours, as
+    # rpo_seconds gives a daily schedule. The alerts will judge recovery points with it too.
+    rpo_slack_seconds: int = 2 * 3600
+
+    # --- the protection inventory ----------------------------------------------------------------------
+
+    # Protection states (`protectionState`) of an item whose scheduled backups run: `Healthy` is what MARS
+    # items report (recorded). Any other state (IRPending, ProtectionError, ProtectionStopped...) is worth
+    # a look on the dashboards.
+    protected_states: tuple[str, ...] = ("Protected", "Healthy")
+    # Protection states in which no new recovery point is expected, on purpose (backups stopped, data
+    # retained or being deleted): such an item is never outside its recovery point objective.
+    stopped_protection_states: tuple[str, ...] = ("ProtectionStopped",)
+    # Item health values that need no action: `Passed` (VMs' healthStatus) and `Healthy` (workloads').
+    healthy_item_health: tuple[str, ...] = ("Passed", "Healthy")
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

@@ -1,4 +1,5 @@
-"""Fixtures of the dashboard tests; puts `tests/` on sys.path so `support` (real Prometheus) imports."""
+"""Fixtures of the dashboard tests; puts `tests/` on sys.path so `support` (real Prometheus) imports, and
+the repository so that `mixin.vocabulary` (the thresholds the dashboards were built with) does."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
+for path in (TESTS, TESTS.parent):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 from support.prometheus import PrometheusServer  # noqa: E402
 

@@ -32,7 +32,8 @@ CHAINED_VARIABLES = (
 )
 
 # Panels that are legitimately empty on a healthy estate (their description says so, "Empty ..."): nothing
-# failing, running, throttled or outside its objective, or no job finishing (between backup windows). The
+# failing, running, throttled or outside its objective, every item protected and healthy, every subscription
+# listed, or no job finishing (between backup windows). The
 # data test makes the simulated estate unhealthy in each of those ways (and finishes jobs while Prometheus
 # watches), so these panels must show data there too.
 EMPTY_WHEN_HEALTHY = {
@@ -47,6 +48,8 @@ EMPTY_WHEN_HEALTHY = {
         "Throttled and failed Azure requests",
         "Unreadable job records",
         "Job duration of finished jobs (p50, p90)",  # between backup windows, when no job finishes
+        "Items needing attention",
+        "Subscriptions failing to list",
     },
     ENTITY_UID: {"Error codes", "Running for"},
 }

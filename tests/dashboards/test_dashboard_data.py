@@ -6,9 +6,9 @@ listed in `EMPTY_WHEN_HEALTHY` must show data. And one in trouble: two exporters
 serve` subprocesses, an HA pair) read the simulator's default estate, plus a few entities added through
 the control API so that the estate also has what a healthy one lacks: a running job, a failed job with
 an error code, an entity outside its recovery point objective, a job record Azure garbled, a vault the
-exporter may not read, server errors, and jobs finishing while Prometheus watches (so that `increase()`
-has something to count). Panels listed in `EMPTY_WHEN_HEALTHY` show nothing without that trouble; they
-must show data there too.
+exporter may not read, a subscription it cannot list, server errors, and jobs finishing while Prometheus
+watches (so that `increase()` has something to count). Panels listed in `EMPTY_WHEN_HEALTHY` show
+nothing without that trouble; they must show data there too.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ from grafana_model import (
 from support.exporter import ExporterProcess
 from support.prometheus import PrometheusServer, ScrapeJob
 
+from mixin.vocabulary import Vocabulary
+
 SCRAPE_INTERVAL_SECONDS = 1
 # Two exporters collect the same vaults, as a highly available pair would: every count must still count
 # each entity once.
@@ -49,6 +51,8 @@ REPLICAS = 2
 STEP_SECONDS = 1
 LEGEND_LABEL = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 GIB = 1024**3
+# A subscription the simulator does not know: its vault listing fails (404), as one without a role would.
+UNKNOWN_SUBSCRIPTION = "0ddba11a-0000-4000-8000-000000000000"
 
 # On the entity dashboard, panels that are empty for a healthy entity are checked on an entity in trouble.
 ENTITY_IN_TROUBLE = {"Error codes": "dash-failed", "Running for": "dash-running"}
@@ -172,9 +176,13 @@ def _warm_up(exporter: ExporterProcess, simulator: Simulator) -> None:
 
 
 def _healthy_entity(prometheus: PrometheusServer, job: str) -> dict[str, str]:
+    """A protected VM whose last backup succeeded: VMs carry every field of the inventory (a health, a
+    policy interval), which file shares, MARS and DPM items lack."""
     healthy = prometheus.query(
         f'topk(1, azure_backup_last_job_status{{job="{job}", operation="Backup", status="Completed", '
-        'entity!~"dash-.*"} and on (vault, entity, operation) azure_backup_last_job_size_bytes)'
+        'backup_management_type="AzureIaasVM", entity!~"dash-.*"} '
+        'and on (vault, entity, operation) azure_backup_last_job_size_bytes '
+        'and on (vault, entity) azure_backup_protected_item_backup_interval_seconds)'
     )
     assert healthy, f"the estate of {job} has no entity whose last backup succeeded"
     return healthy[0]["metric"]
@@ -211,6 +219,7 @@ def scrapes() -> Iterator[tuple[ScrapedEstate, ScrapedEstate]]:
                 ExporterProcess.for_simulator(
                     simulator,
                     vaults=[*estate["vaults"], revoked],
+                    subscriptions=[UNKNOWN_SUBSCRIPTION],
                     extra_args=["--min-refresh-interval", "0s"],
                 )
             )
@@ -339,14 +348,129 @@ def test_panel_query_returns_data_on_a_healthy_estate(query: Query, healthy: Scr
     assert _finite_values(healthy.run(query, expr)), f"{query.where} shows no data:\n{expr}"
 
 
-def _outside_objective(scraped: ScrapedEstate) -> set[str]:
-    """The entities the "Outside recovery point objective" stat counts: its query without the `count()`."""
+def _outside_items(scraped: ScrapedEstate) -> set[tuple[str, str]]:
+    """The (vault, entity) the "Outside recovery point objective" stat counts: its query without `count()`."""
     board = by_uid(OVERVIEW_UID)
     query = next(q for q in queries(board) if q.where == "panel 'Outside recovery point objective' / A")
     assert query.expr.startswith("count(") and query.expr.endswith(")")
     counted = query.expr.removeprefix("count(").removesuffix(")")
     inner = substitute(counted, _values_for(board, query, scraped))
-    return {series["metric"]["entity"] for series in scraped.prometheus.query(inner, at=scraped.end)}
+    result = scraped.prometheus.query(inner, at=scraped.end)
+    return {(series["metric"]["vault"], series["metric"]["entity"]) for series in result}
+
+
+def _outside_objective(scraped: ScrapedEstate) -> set[str]:
+    """The entities the "Outside recovery point objective" stat counts."""
+    return {entity for _, entity in _outside_items(scraped)}
+
+
+def _per_item(scraped: ScrapedEstate, metric: str, *matchers: str, label: str | None = None) -> dict:
+    """The raw inventory series of this estate's job, as {(vault, entity): value, or the `label`'s value}."""
+    selector = ", ".join((f'job="{scraped.job}"', *matchers))
+    labels = "vault, entity" + (f", {label}" if label else "")
+    result = scraped.prometheus.query(f"max by ({labels}) ({metric}{{{selector}}})", at=scraped.end)
+    return {
+        (s["metric"]["vault"], s["metric"]["entity"]): s["metric"][label] if label else float(s["value"][1])
+        for s in result
+    }
+
+
+def test_each_item_is_judged_against_its_own_interval_and_stopped_items_never(
+    scraped: ScrapedEstate, healthy: ScrapedEstate
+) -> None:
+    """An item is outside its objective when its newest recovery point is older than its own policy's
+    interval plus the slack (a weekly VM may be days old, a 16-hour policy may not); an item without an
+    interval (MARS) against the RPO chosen; an item whose protection is stopped never, however old its
+    point. The table's "Objective used" passes 100 % for exactly the items the stat counts."""
+    vocabulary = Vocabulary()
+    counted_anywhere = set()
+    for estate in (scraped, healthy):
+        now = estate.end
+        points = _per_item(estate, "azure_backup_protected_item_last_recovery_point_timestamp_seconds")
+        ages = {item: now - point for item, point in points.items()}
+        intervals = _per_item(
+            estate, "azure_backup_protected_item_backup_interval_seconds", 'backup_kind="backup"'
+        )
+        states = _per_item(estate, "azure_backup_protected_item_protection_state", label="state")
+        stopped = {item for item, state in states.items() if state in vocabulary.stopped_protection_states}
+        outside = _outside_items(estate) & set(states)
+        counted_anywhere |= outside
+
+        judged = set(ages) & set(intervals)
+        assert len({intervals[item] for item in judged}) > 1, "policies of several intervals"
+        expected = {item for item in judged if ages[item] > intervals[item] + vocabulary.rpo_slack_seconds}
+        assert outside & judged == expected
+        unscheduled = set(ages) - set(intervals) - stopped
+        assert outside & unscheduled == {item for item in unscheduled if ages[item] > vocabulary.rpo_seconds}
+        assert any(ages.get(item, 0) > vocabulary.rpo_seconds for item in stopped), "an old stopped item"
+        assert not outside & stopped
+
+        used = _instant_items(estate, OVERVIEW_UID, "Items by recovery point age", "B")
+        assert {item for item, share in used.items() if share > 1} == outside
+        assert not set(used) & stopped, "a stopped item has no objective"
+    assert counted_anywhere, "some item is outside its objective, or the test proves nothing"
+
+
+def test_an_entity_whose_protection_a_job_stopped_is_not_outside_its_objective(
+    scraped: ScrapedEstate,
+) -> None:
+    """An item deleted with its data is listed no more; its jobs remain, its last one DisableBackup or
+    DeleteBackupData: judged by its jobs it is not missing backups."""
+    vocabulary = Vocabulary()
+    stopping = "|".join(vocabulary.protection_stopping_operations)
+    stopped_by_jobs = {
+        (s["metric"]["vault"], s["metric"]["entity"])
+        for s in scraped.prometheus.query(
+            f'max by (vault, entity) (azure_backup_last_job_status{{job="{scraped.job}", '
+            f'operation=~"{stopping}"}}) unless on (vault, entity) azure_backup_protected_item_info',
+            at=scraped.end,
+        )
+    }
+    assert stopped_by_jobs, "the estate has an item deleted with its data"
+    assert not stopped_by_jobs & _outside_items(scraped)
+
+
+def test_items_needing_attention_are_those_not_protected_or_not_healthy(scraped: ScrapedEstate) -> None:
+    vocabulary = Vocabulary()
+    states = _per_item(scraped, "azure_backup_protected_item_protection_state", label="state")
+    health = _per_item(scraped, "azure_backup_protected_item_health", label="health")
+    expected = {
+        item
+        for item in states
+        if states[item] not in vocabulary.protected_states
+        or health.get(item, "Healthy") not in vocabulary.healthy_item_health
+    }
+    shown = _instant_items(scraped, OVERVIEW_UID, "Items needing attention", "A")
+    assert set(shown) == expected
+    assert {"IRPending", "ProtectionStopped"} <= {states[item] for item in shown}
+    assert set(states) - expected, "protected, healthy items are left out"
+
+
+def test_vault_defences_show_every_vault_with_a_colour_for_each_value(scraped: ScrapedEstate) -> None:
+    """One row per vault whose settings were read, and each value Azure gives (here every value the
+    simulator rotates through) is coloured, so a weak setting stands out."""
+    board = by_uid(OVERVIEW_UID)
+    panel = next(p for p in panels(board) if p["title"] == "Vault defences")
+    query = next(q for q in queries(board) if q.where == "panel 'Vault defences' / A")
+    expr = substitute(query.expr, _values_for(board, query, scraped))
+    rows = scraped.prometheus.query(expr, at=scraped.end)
+    vaults = scraped.prometheus.query(
+        f'max by (vault) (azure_backup_vault_info{{job="{scraped.job}"}})', at=scraped.end
+    )
+    assert len(rows) == len(vaults) >= 3
+    renames = next(t for t in panel["transformations"] if t["id"] == "organize")["options"]["renameByName"]
+    colours = {
+        override["matcher"]["options"]: next(
+            prop["value"][0]["options"] for prop in override["properties"] if prop["id"] == "mappings"
+        )
+        for override in panel["fieldConfig"]["overrides"]
+        if any(prop["id"] == "mappings" for prop in override["properties"])
+    }
+    for label in ("soft_delete", "immutability", "multi_user_authorization", "public_network_access"):
+        values = {row["metric"][label] for row in rows}
+        assert len(values) > 1, f"{label}: the estate rotates its settings"
+        assert values <= set(colours[renames[label]]), f"{label}: {values} not all coloured"
+    assert colours["Soft delete"]["Disabled"]["color"] == "red"
 
 
 def test_outside_objective_counts_missed_backups_only(scraped: ScrapedEstate, healthy: ScrapedEstate) -> None:
@@ -375,6 +499,7 @@ def test_the_trouble_that_empty_panels_wait_for_was_really_there(scraped: Scrape
     assert prometheus.query('azure_backup_last_job_error_info{entity="dash-failed", error_code="400002"}')
     assert prometheus.query('azure_backup_last_job_status{entity="dash-running", status="InProgress"}')
     assert prometheus.query('azure_backup_jobs_malformed_total{vault=~".+"} > 0')
+    assert prometheus.query(f'azure_backup_subscription_up{{subscription_id="{UNKNOWN_SUBSCRIPTION}"}} == 0')
     assert set(EMPTY_WHEN_HEALTHY) == {board["uid"] for board in dashboards()}
 
 
@@ -410,6 +535,17 @@ def test_table_rows_carry_every_label_their_links_need(query: Query, scraped: Sc
     for series in result:
         missing = needed - set(series["metric"])
         assert not missing, f"{query.where}: rows lack {sorted(missing)} for the entity link"
+
+
+def _instant_items(scraped: ScrapedEstate, board_uid: str, title: str, ref_id: str = "A") -> dict:
+    """A panel's instant query at the end of the run, as {(vault, entity): value}."""
+    board = by_uid(board_uid)
+    query = next(q for q in queries(board) if q.where == f"panel {title!r} / {ref_id}")
+    expr = substitute(query.expr, _values_for(board, query, scraped))
+    return {
+        (s["metric"]["vault"], s["metric"]["entity"]): float(s["value"][1])
+        for s in scraped.prometheus.query(expr, at=scraped.end)
+    }
 
 
 def _instant(
@@ -559,3 +695,32 @@ def test_the_usual_duration_is_made_of_finished_jobs_only(scraped: ScrapedEstate
             assert shown, "the running job's duration so far is shown"
         else:
             assert not shown, f"{ref_id}: a usual range from a job that never finished"
+
+
+def test_the_entity_dashboard_shows_the_item_s_protection(scraped: ScrapedEstate) -> None:
+    """A protected VM: within its objective, a backup interval and no log one. A stopped item: its state
+    says so, and it has neither an interval nor an objective."""
+    board = by_uid(ENTITY_UID)
+
+    def shown(labels: dict[str, str], title: str) -> list[dict[str, Any]]:
+        query = next(q for q in queries(board) if q.where == f"panel {title!r} / A")
+        values = all_values(board, labels) | {"job": scraped.job}
+        return scraped.prometheus.query(substitute(query.expr, values), at=scraped.end)
+
+    vm = scraped.healthy_entity
+    [used] = shown(vm, "Objective used")
+    assert 0 < float(used["value"][1]) < 1
+    assert {series["metric"]["backup_kind"] for series in shown(vm, "Expected interval")} == {"backup"}
+    assert [series["metric"]["state"] for series in shown(vm, "Protection state")] == ["Protected"]
+
+    stopped = scraped.prometheus.query(
+        f'max by (entity) (azure_backup_protected_item_protection_state{{job="{scraped.job}", '
+        'state="ProtectionStopped"} and on (vault, entity) azure_backup_last_job_status{operation="Backup"})',
+        at=scraped.end,
+    )
+    assert stopped, "the estate has a stopped item with backup jobs"
+    labels = _labels_of(scraped, stopped[0]["metric"]["entity"])
+    states = [series["metric"]["state"] for series in shown(labels, "Protection state")]
+    assert states == ["ProtectionStopped"]
+    assert shown(labels, "Recovery point age"), "its recovery points are kept"
+    assert not shown(labels, "Objective used") and not shown(labels, "Expected interval")
