@@ -1164,20 +1164,29 @@ def entity_dashboard(shared: Shared) -> dict:
             "dateTimeFromNow",
             [target(f"max(azure_backup_last_job_start_timestamp_seconds{one}) * 1000", "A", "started",
                     instant=True)],
-        ), 4, 4),
+        ), 3, 4),
         (stat(
             "Last job duration",
             "How long the most recent job took, as Azure reports it (time elapsed so far while it runs).",
             "s",
             [target(f"max(azure_backup_last_job_duration_seconds{one})", "A", "duration", instant=True)],
-        ), 4, 4),
+        ), 3, 4),
         (stat(
             "Last backup size",
             "The size of the most recent finished job that reported one (\"Backup Size\" for VMs, \"Data "
             "Transferred (in MB)\" for file shares and databases).",
             "bytes",
             [target(f"max(azure_backup_last_job_size_bytes{one})", "A", "size", instant=True)],
-        ), 4, 4),
+        ), 3, 4),
+        (stat(
+            "Failures since last success",
+            "Failed jobs of this entity and operation since its last success, within the lookback: 0 once "
+            "a job succeeds. Read from Azure's job list at each refresh, so restarts do not reset it.",
+            "none",
+            [target(f"max(azure_backup_consecutive_failures{one})", "A", "failures", instant=True)],
+            thresholds=[(None, "green"), (1, "orange"), (3, "red")],
+            colour_mode="background",
+        ), 3, 4),
         (row("History"), 24, 1),
         (state_timeline(
             "Status history",
