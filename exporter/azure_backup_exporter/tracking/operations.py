@@ -4,7 +4,7 @@ An operation (trigger a backup, a restore, disable protection) answers 202 with 
 (`.../operationResults/{op}`) and often `Azure-AsyncOperation` (`.../operationsStatus/{op}`); azure-cli
 polls the vault's `backupOperations/{op}` instead. All three name the vault and the operation id, so
 any of them leads to the operation's status, whose `properties.jobId` names the job once it
-`Succeeded` (recorded shapes: tests/fixtures/operation-chains.jsonl). A job's own
+`Succeeded` (recorded shapes: tests/fixtures/azure-recordings/operation-statuses.jsonl). A job's own
 `backupJobs/{job}/operationResults/{op}` (a cancellation) already names its job.
 """
 
