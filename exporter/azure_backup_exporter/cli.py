@@ -1,4 +1,4 @@
-"""Command line: `serve`, `check`, `demo` and `simulate`. Wiring only; the logic lives elsewhere."""
+"""Command line: `serve`, `check`, `demo`, `simulate` and `jobs`. Wiring only; the logic lives elsewhere."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from azure_backup_simulator.command import simulate
 
 from . import __version__
 from .config import OPTIONS, Config, ConfigError, env_name, load_config
+from .jobs_cli import make_jobs_group
 
 EXIT_CONFIG = 2
 
@@ -102,3 +103,6 @@ def demo(seed: int, **params: Any) -> None:
 
 
 main.add_command(simulate)
+main.add_command(
+    make_jobs_group(_option_decorators, lambda params: _load(params, require_vaults=False)), "jobs"
+)

@@ -16,6 +16,7 @@ from .faults import route_fault, vault_ids
 from .filters import FilterError, parse_filter
 from .inventory import item_states, listed_entities, policy_item_counts, render_item
 from .model import Vault, format_guid
+from .operations import TrackedOperation, check_not_expired, pending_headers
 from .policies import render_policy
 from .render import render_job, render_vault
 from .responses import Response, arm_error
@@ -485,7 +486,9 @@ def _of_vault(table: Mapping[int, _Owned], vault: Vault, operation_name: str) ->
 
 
 def _operation(state: SimulatorState, vault: Vault, operation_name: str) -> Operation:
-    return _of_vault(state.estate.operations, vault, operation_name)
+    operation = _of_vault(state.estate.operations, vault, operation_name)
+    check_not_expired(operation, operation_name)
+    return operation
 
 
 def _job_operation_result(
@@ -493,6 +496,16 @@ def _job_operation_result(
 ) -> Response:
     vault = _vault(state, params, faults)
     operation = _operation(state, vault, params["operation"])
+    if isinstance(operation, TrackedOperation) and not operation.done:
+        headers = pending_headers(
+            state.base_url,
+            vault,
+            operation.item_path,
+            params["operation"],
+            _query_value(query, "api-version"),
+            operation.retry_after,
+        )
+        return Response(202, None, headers)
     if not operation.done:
         return _job_operation_pending(state, vault, operation.job.name, params["operation"], query)
     return Response(204, None)
@@ -513,9 +526,11 @@ def _operation_status(
         "endTime": format_timestamp(operation.job.end or operation.started)
         if done
         else "0001-01-01T00:00:00.00000Z",
-        "properties": {"objectType": "OperationStatusJobExtendedInfo", "jobId": operation.job.name},
     }
-    return Response(200, payload)
+    if done or not isinstance(operation, TrackedOperation):
+        payload["properties"] = {"objectType": "OperationStatusJobExtendedInfo", "jobId": operation.job.name}
+        return Response(200, payload)
+    return Response(200, payload, {"Retry-After": str(operation.retry_after)})
 
 
 def _trigger_backup(

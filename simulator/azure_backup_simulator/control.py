@@ -8,6 +8,7 @@ from collections.abc import Callable
 from .catalog import FINAL_STATUSES
 from .estate import EstateError, parse_guid
 from .model import RUNNING_STATUSES
+from .operations import control_start
 from .render import render_job, render_vault
 from .responses import Response, arm_error
 from .state import SimulatorState
@@ -282,6 +283,7 @@ _TABLE: list[tuple[str, tuple[str, ...], Callable[..., Response]]] = [
     ("POST", ("items", "resume"), _resume_item),
     ("POST", ("jobs",), _add_job),
     ("POST", ("jobs", "*", "finish"), _finish_job),
+    ("POST", ("operations",), control_start),
     ("GET", ("faults",), _get_faults),
     ("POST", ("faults",), _set_faults),
     ("GET", ("requests",), _requests),

@@ -21,12 +21,12 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"snapshot"}),  # immutable values handed to the collector
     frozenset({"azure", "webconfig"}),  # the ARM client (and its request statistics); TLS and auth
     frozenset({"ledger", "protection", "collector", "web", "readiness"}),  # pure state; render; HTTP face
-    frozenset({"readers", "discovery"}),  # I/O feeding the ledger; which vaults exist
+    frozenset({"readers", "discovery", "tracking"}),  # I/O feeding the ledger; which vaults; jobs by hand
     frozenset({"tracker"}),  # one vault: its readers and its ledger
     frozenset({"scheduler"}),  # what is refreshed at each scrape
     frozenset({"config"}),  # the one Config
     frozenset({"service"}),  # wiring
-    frozenset({"demo"}),  # the demo command's body
+    frozenset({"demo", "jobs_cli"}),  # the demo command's body; the jobs commands
     frozenset({"cli"}),  # commands
 )
 

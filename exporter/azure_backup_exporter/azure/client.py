@@ -62,6 +62,23 @@ class Page(NamedTuple):
     next_url: str | None
 
 
+class OperationReply(NamedTuple):
+    """One answer of an operation URL: status (200, 202, 204), JSON body or None, and where to go on."""
+
+    status: int
+    body: Any
+    retry_after: float | None
+    location: str | None
+    azure_async_operation: str | None
+
+
+def _subscription_of(path: str) -> str:
+    parts = [part for part in path.split("/") if part]
+    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+        return unquote(parts[1])
+    return ""
+
+
 @dataclass
 class _Call:
     endpoint: str
@@ -264,16 +281,61 @@ class ArmClient:
             yield page.items
 
     def job_pages(
-        self, vault: VaultRef, start: float, end: float, deadline: float, resume: str | None = None
+        self,
+        vault: VaultRef,
+        start: float,
+        end: float,
+        deadline: float,
+        resume: str | None = None,
+        terms: dict[str, str] | None = None,
     ) -> Iterator[Page]:
-        """Like `iter_job_pages`, each page with the URL of the next, and able to go on from such a URL."""
-        params = {"api-version": JOBS_API_VERSION, "$filter": jobs_filter(start, end)}
+        """Like `iter_job_pages`, each page with the URL of the next, and able to go on from such a URL.
+
+        `terms` adds `field eq 'value'` terms to the window (status, operation, backupManagementType).
+        """
+        extra = "".join(f" and {name} eq '{value}'" for name, value in sorted((terms or {}).items()))
+        params = {"api-version": JOBS_API_VERSION, "$filter": jobs_filter(start, end) + extra}
         url = self._vault_url(vault) + "/backupJobs"
         yield from self._pages(url, params, "list_jobs", vault.subscription_id, deadline, resume)
 
     def get_job(self, vault: VaultRef, job_id: str, deadline: float) -> Any:
         url = f"{self._vault_url(vault)}/backupJobs/{quote(job_id, safe='')}"
         return self._get(url, {"api-version": JOBS_API_VERSION}, "get_job", vault.subscription_id, deadline)
+
+    def get_operation(self, url: str, deadline: float) -> OperationReply:
+        """One GET of an operation URL (a `Location`, an `Azure-AsyncOperation`, or such a path).
+
+        The URL is asked as given (its own api-version and signature parameters kept; ours added when it
+        has none), but only on the ARM endpoint: an absolute URL naming another host is refused before a
+        token is asked for, since the token would travel with it. 202 and 204 come back as they are.
+        """
+        endpoint = "get_operation"
+        parts = urlsplit(url)
+        if parts.scheme or parts.netloc:
+            self._require_on_endpoint(url, endpoint)
+            absolute = url
+        else:
+            absolute = self._base + ("" if url.startswith("/") else "/") + url
+        names = [unquote(p.split("=", 1)[0]).lower() for p in urlsplit(absolute).query.split("&") if p]
+        has_version = "api-version" in names
+        params = None if has_version else {"api-version": JOBS_API_VERSION}
+        subscription = _subscription_of(urlsplit(absolute).path)
+        response = self._send(absolute, params, endpoint, subscription, deadline)
+        body: Any = None
+        if response.content.strip():
+            try:
+                body = response.json()
+            except (ValueError, RecursionError):
+                raise ArmMalformedResponse(
+                    response.status_code, "MalformedResponse", "the body is not valid JSON", endpoint
+                ) from None
+        return OperationReply(
+            response.status_code,
+            body,
+            _retry_after_seconds(response.headers.get("Retry-After")),
+            response.headers.get("Location"),
+            response.headers.get("Azure-AsyncOperation"),
+        )
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -370,6 +432,18 @@ class ArmClient:
         self, url: str, params: dict[str, str] | None, endpoint: str, subscription_id: str, deadline: float
     ) -> Any:
         """One GET, retried as `build_session` says, answered whole by `deadline` or not at all."""
+        response = self._send(url, params, endpoint, subscription_id, deadline)
+        try:
+            return response.json()
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
+            raise ArmMalformedResponse(
+                response.status_code, "MalformedResponse", "the body is not valid JSON", endpoint
+            ) from None
+
+    def _send(
+        self, url: str, params: dict[str, str] | None, endpoint: str, subscription_id: str, deadline: float
+    ) -> requests.Response:
+        """The 2xx response of one GET (any other status raised as its typed error)."""
         self._require_on_endpoint(url, endpoint)
         if time.monotonic() >= deadline:
             raise ArmUnreachable(0, "DeadlineExceeded", "the scrape's time budget ran out", endpoint)
@@ -414,12 +488,7 @@ class ArmClient:
             self._tokens.forget()  # refused before its time (clock skew, revoked): fetch a new one next time
         if not 200 <= response.status_code < 300:
             raise _arm_error(response, endpoint)
-        try:
-            return response.json()
-        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
-            raise ArmMalformedResponse(
-                response.status_code, "MalformedResponse", "the body is not valid JSON", endpoint
-            ) from None
+        return response
 
     def _respect_retry_after(self, subscription_id: str, endpoint: str) -> None:
         """Send nothing for a subscription while Azure's last Retry-After for it runs, across scrapes."""
