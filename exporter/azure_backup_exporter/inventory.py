@@ -70,6 +70,7 @@ class ProtectedItem:
     source_resource_id: str
     policy_id: str
     policy_name: str  # lower-case key (policies.policy_key) from policyName, else policyId; "" if none
+    policy_shown: str  # as Azure writes it: the last segment of policyId, else policyName
     protection_state: str
     protection_status: str
     health: str  # healthStatus (VMs) or protectedItemHealthStatus (workloads)
@@ -208,6 +209,7 @@ def parse_protected_item(resource: Any) -> ProtectedItem:
         source_resource_id=_text(properties, "sourceResourceId") or _text(properties, "virtualMachineId"),
         policy_id=policy_id,
         policy_name=policy_key(_text(properties, "policyName") or policy_id),
+        policy_shown=policy_id.rstrip("/").rsplit("/", 1)[-1] or _text(properties, "policyName"),
         protection_state=_text(properties, "protectionState"),
         protection_status=_text(properties, "protectionStatus"),
         health=_text(properties, "healthStatus") or _text(properties, "protectedItemHealthStatus"),

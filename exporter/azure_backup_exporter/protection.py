@@ -18,13 +18,6 @@ from .policies import Policy, expected_intervals
 from .snapshot import InventorySnapshot, ItemSnapshot
 
 
-def _policy_shown(item: ProtectedItem) -> str:
-    """The policy's name as Azure writes it (the last segment of policyId keeps its case)."""
-    if item.policy_id:
-        return item.policy_id.rstrip("/").rsplit("/", 1)[-1]
-    return item.policy_name
-
-
 class ProtectionLedger:
     """One vault's protected items, the intervals of their policies, and the vault's settings."""
 
@@ -74,7 +67,7 @@ class ProtectionLedger:
             entity=item_entity(item, job_entities),
             item_type=item.item_type,
             workload_type=item.workload_type,
-            policy=_policy_shown(item),
+            policy=item.policy_shown,
             source_resource_id=item.source_resource_id,
             protection_state=item.protection_state,
             health=item.health,

@@ -3,7 +3,8 @@
 Nothing is stored twice: at each listing, one pass over the vault's jobs (hidden scheduled ones included:
 they made recovery points) finds each item's newest finished backup and newest successful one, so the
 item moves with the simulated clock exactly as its jobs do. Shapes follow the recordings per
-`protectedItemType` (tests/fixtures/recorded-inventory-shapes.json):
+`protectedItemType` (tests/fixtures/recorded-item-shapes.json, compared by
+tests/simulator/test_recorded_item_shapes.py):
 
 - VMs: `lastBackupTime` always, `2001-01-01T00:00:00Z` with status `""` before the first backup;
   `lastRecoveryPoint` a few seconds after the newest successful backup started (the snapshot); a failed
@@ -61,10 +62,16 @@ class ItemState:
 
 def listed_entities(vault: Vault, now: float) -> list[Entity]:
     """The items Azure lists: generated ones, less those deleted for good (soft delete off, or its
-    retention over). Items made up for injected jobs and vault-level jobs are not protected items."""
+    retention over). Items made up for injected jobs and vault-level jobs are not protected items.
+
+    A file share's deleted backup data is gone at once: the vault's soft delete covers VMs and databases
+    (the share's own soft delete is the storage account's), and no recorded file share carries the
+    deferred-delete fields."""
     out = []
     for entity in vault.entities.values():
         if entity.injected or entity.purged:
+            continue
+        if entity.deleted_at is not None and entity.kind.key == "files":
             continue
         if entity.deleted_at is not None and now >= entity.deleted_at + SOFT_DELETE_SECONDS:
             continue
@@ -103,8 +110,11 @@ def _whole_seconds(moment: float) -> str:
 
 
 def _milliseconds(moment: float) -> str:
+    """At most 3 fraction digits, trailing zeros trimmed as in ticks (recorded `.137Z`, `.25Z`)."""
     text = format_timestamp(moment)
-    return text[:23] + "Z" if "." in text else text
+    if "." not in text:
+        return text
+    return text[:23].rstrip("0").rstrip(".") + "Z"
 
 
 def _names(entity: Entity) -> dict[str, str]:

@@ -80,6 +80,17 @@ def test_each_item_gets_the_interval_of_its_own_policy() -> None:
     assert items["vm-weekly"].policy == "Weekly"
 
 
+def test_the_policy_keeps_its_written_name_when_the_item_names_it_by_policy_name_only() -> None:
+    """Recorded (2016, .NET SDK): a VM with `policyName: DefaultPolicy` and no `policyId`."""
+    ledger = ProtectionLedger()
+    ledger.apply_policies([parse_policy(daily("DefaultPolicy"))])
+    item = vm("vm-old", "DefaultPolicy")
+    del item["properties"]["policyId"]
+    ledger.apply_items([parse_protected_item(item)])
+    (shown,) = ledger.snapshot(up=True).items
+    assert (shown.policy, shown.intervals) == ("DefaultPolicy", {"backup": 86400.0})
+
+
 def test_an_item_whose_policy_was_not_listed_or_is_soft_deleted_has_no_interval() -> None:
     ledger = ProtectionLedger()
     ledger.apply_policies([parse_policy(daily("DailyPolicy"))])

@@ -6,6 +6,10 @@ most 30 days, else a 400 as the service's clients are told), pages of `page_size
 `nextLink` carrying an opaque `$skiptoken`, and single-job GETs. As the live service does, a listed job
 carries no `extendedInfo` (its size) and a GET carries the whole job as recorded: every other byte of
 a recorded job is served as it was recorded, ids with `/Subscriptions/` included.
+
+With an `inventory`, a vault also answers as the live service does for the protection inventory: its
+own GET (the recorded vault resource, else a minimal one), `backupProtectedItems` and `backupPolicies`
+in pages of `page_size` with an absolute `nextLink`, every recorded object served byte for byte.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,6 +35,11 @@ MAX_WINDOW = timedelta(days=30)
 _JOBS = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.recoveryservices"
     r"/vaults/(?P<vault>[^/]+)/backupjobs(?:/(?P<job>[^/]+))?$",
+    re.I,
+)
+_VAULT = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.recoveryservices"
+    r"/vaults/(?P<vault>[^/]+)(?:/(?P<collection>backupprotecteditems|backuppolicies))?$",
     re.I,
 )
 _FILTER = re.compile(r"^startTime eq '(?P<start>[^']+)' and endTime eq '(?P<end>[^']+)'$")
@@ -58,12 +68,30 @@ def _as_listed(job: dict[str, Any]) -> dict[str, Any]:
     return {**job, "properties": properties}
 
 
+@dataclass
+class InventoryVault:
+    """One vault's protection inventory as served: its items, its policies and its own resource."""
+
+    resource: dict[str, Any]
+    items: list[dict[str, Any]] = field(default_factory=list)
+    policies: list[dict[str, Any]] = field(default_factory=list)
+
+
 class ReplayAzure(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, vaults: dict[tuple[str, str, str], list[dict[str, Any]]], page_size: int = 50) -> None:
+    def __init__(
+        self,
+        vaults: dict[tuple[str, str, str], list[dict[str, Any]]],
+        page_size: int = 50,
+        inventory: dict[tuple[str, str, str], InventoryVault] | None = None,
+    ) -> None:
+        """`inventory`: vaults whose items, policies and GET are served (their jobs: `vaults`' or none)."""
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.vaults = {key: ReplayVault(jobs, page_size) for key, jobs in vaults.items()}
+        self.inventory = inventory or {}
+        jobs = {key: [] for key in self.inventory} | vaults
+        self.vaults = {key: ReplayVault(listed, page_size) for key, listed in jobs.items()}
+        self.page_size = page_size
         self.requests: Counter[tuple[str, int]] = Counter()
         self.refused: list[str] = []
         self.paged = 0  # pages served through a nextLink
@@ -97,9 +125,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"access_token": ACCESS_TOKEN, "expires_on": str(expires),
                              "resource": query.get("resource", [""])[0], "token_type": "Bearer"})  # fmt: skip
             return
-        status, body = self._arm(parts.path.rstrip("/"), query)
+        path = parts.path.rstrip("/")
+        inventory = _VAULT.match(path)
+        if inventory:
+            status, body, endpoint = *self._inventory(path, inventory, query), _inventory_endpoint(inventory)
+        else:
+            status, body = self._arm(path, query)
+            endpoint = "get_job" if "/backupJobs/" in parts.path else "list_jobs"
         with self.server.lock:
-            self.server.requests[("get_job" if "/backupJobs/" in parts.path else "list_jobs", status)] += 1
+            self.server.requests[(endpoint, status)] += 1
             if status >= 400:
                 self.server.refused.append(f"{status} {self.path}")
         self._send(status, body)
@@ -142,6 +176,31 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return 200, body
 
+    def _inventory(self, path: str, match: re.Match[str], query: dict[str, list[str]]) -> tuple[int, Any]:
+        if self.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
+            return 401, _error("AuthenticationFailed", "The access token is invalid.")
+        if not query.get("api-version"):
+            return 400, _error("MissingApiVersionParameter", "api-version is required")
+        key = tuple(unquote(match[k]).lower() for k in ("sub", "rg", "vault"))
+        vault = self.server.inventory.get(key)  # type: ignore[arg-type]
+        if vault is None:
+            return 404, _error("ResourceNotFound", f"no vault at {path}")
+        if not match["collection"]:
+            return 200, vault.resource
+        listed = vault.items if match["collection"].lower() == "backupprotecteditems" else vault.policies
+        token = (query.get("$skiptoken") or [""])[0]
+        offset = int(token) if token.isdigit() else 0
+        if token:
+            with self.server.lock:
+                self.server.paged += 1
+        size = self.server.page_size
+        body: dict[str, Any] = {"value": listed[offset : offset + size]}
+        if offset + size < len(listed):
+            body["nextLink"] = (
+                f"{self.server.arm_endpoint}{path}?api-version=2019-05-13&%24skiptoken={offset + size}"
+            )
+        return 200, body
+
     def _send(self, status: int, body: Any) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -150,6 +209,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-ms-ratelimit-remaining-subscription-reads", "11999")
         self.end_headers()
         self.wfile.write(data)
+
+
+def _inventory_endpoint(match: re.Match[str]) -> str:
+    collection = (match["collection"] or "").lower()
+    return {"backupprotecteditems": "list_protected_items", "backuppolicies": "list_policies"}.get(
+        collection, "get_vault"
+    )
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
