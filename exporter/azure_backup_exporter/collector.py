@@ -235,7 +235,8 @@ def _render_inventory(
             labels + (item.item_type, item.workload_type, item.policy, item.source_resource_id),
             1.0,
         )
-        add("azure_backup_protected_item_protection_state", labels + (item.protection_state,), 1.0)
+        if item.protection_state:  # optional in the spec, though every recorded item has one
+            add("azure_backup_protected_item_protection_state", labels + (item.protection_state,), 1.0)
         states[(item.backup_management_type, item.protection_state)] += 1
         if item.health:
             add("azure_backup_protected_item_health", labels + (item.health,), 1.0)

@@ -115,7 +115,7 @@ class Scheduler:
         self._make_tracker = make_tracker
         self._reads_available = reads_available
         self._plan_lock = threading.Lock()
-        self._reads_left: dict[str, float] = {}  # per subscription, this scrape: reads at start less planned
+        self._outstanding: Counter[str] = Counter()  # reads planned and not yet made, per subscription
         self._min_refresh_interval = min_refresh_interval
         self._default_budget = default_budget
         self._detail_budget = detail_budget  # job details one vault may fetch per refresh
@@ -153,11 +153,12 @@ class Scheduler:
         next scrape, where they are the oldest.
         """
         self._update_vaults(deadline)
-        self._reads_left = {}
+        self._outstanding.clear()
         details: list[Future[Any]] = []
 
         def then_fetch_details(tracker: Refreshable) -> Callable[[Future[Any]], None]:
             def fetch(listing: Future[Any]) -> None:
+                self._release(tracker.vault.subscription_id, 1)  # the listing's read is made (or not at all)
                 if not listing.cancelled() and listing.exception() is None and listing.result():
                     details.append(self._pool.submit(self._fetch_details, tracker, deadline))
 
@@ -183,31 +184,26 @@ class Scheduler:
                 wait(list(round_), timeout=max(0.0, deadline - time.monotonic()) + WAIT_SLACK_SECONDS)
 
     def _plan(self, subscription: str, reads: int, floor: int) -> bool:
-        """Plan `reads` of the subscription's if that leaves at least `floor` of the reads it had at the
-        scrape's start (refills during the scrape are not counted on)."""
+        """Plan `reads` of the subscription's if that leaves at least `floor` of them."""
         with self._plan_lock:
-            left = self._left(subscription)
+            left = self._reads_available(subscription) - self._outstanding[subscription]
             if left - reads < floor:
                 return False
-            self._reads_left[subscription] = left - reads
+            self._outstanding[subscription] += reads
             return True
 
     def _allowance(self, subscription: str, wanted: int) -> int:
         """How many of `wanted` detail reads the subscription can spare above the reserve (planned)."""
         with self._plan_lock:
-            left = self._left(subscription)
-            granted = max(0, min(wanted, int(left) - READS_RESERVE))
-            self._reads_left[subscription] = left - granted
+            left = self._reads_available(subscription) - self._outstanding[subscription] - READS_RESERVE
+            granted = max(0, min(wanted, int(left)))
+            self._outstanding[subscription] += granted
             return granted
 
-    def _refund(self, subscription: str, reads: int) -> None:
+    def _release(self, subscription: str, reads: int) -> None:
+        """Planned reads now made (the quota counts them) or given up."""
         with self._plan_lock:
-            self._reads_left[subscription] = self._left(subscription) + reads
-
-    def _left(self, subscription: str) -> float:
-        if subscription not in self._reads_left:
-            self._reads_left[subscription] = self._reads_available(subscription)
-        return self._reads_left[subscription]
+            self._outstanding[subscription] -= reads
 
     def _update_vaults(self, deadline: float) -> None:
         try:
@@ -242,8 +238,10 @@ class Scheduler:
         # asked when the fetch starts: other vaults' fetches may have used some reads meanwhile
         subscription = tracker.vault.subscription_id
         allowance = self._allowance(subscription, self._detail_budget)
-        used = tracker.fetch_details(deadline, allowance)
-        self._refund(subscription, allowance - used)
+        try:
+            tracker.fetch_details(deadline, allowance)
+        finally:
+            self._release(subscription, allowance)
 
     @staticmethod
     def _refresh_one(tracker: Refreshable, deadline: float) -> bool:

@@ -348,7 +348,9 @@ def _mars_properties(entity: Entity, state: ItemState, names: dict[str, str]) ->
     if entity.stopped_at is not None:
         properties["protectionState"] = "ProtectionStopped"
     else:
-        properties["protectionState"] = "Healthy" if state.good is not None else "IRPending"  # recorded
+        # "Protected", as the reference lists for MAB: the only two recorded MAB states (2017) say "Healthy",
+        # but they are Azure VMs typed as MAB (computerName an IaaS VM container, workloadType VM)
+        properties["protectionState"] = "Protected" if state.good is not None else "IRPending"
     properties.update(
         {
             "protectedItemType": "MabFileFolderProtectedItem",

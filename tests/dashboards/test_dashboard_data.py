@@ -181,8 +181,8 @@ def _healthy_entity(prometheus: PrometheusServer, job: str) -> dict[str, str]:
     healthy = prometheus.query(
         f'topk(1, azure_backup_last_job_status{{job="{job}", operation="Backup", status="Completed", '
         'backup_management_type="AzureIaasVM", entity!~"dash-.*"} '
-        'and on (vault, entity, operation) azure_backup_last_job_size_bytes '
-        'and on (vault, entity) azure_backup_protected_item_backup_interval_seconds)'
+        "and on (vault, entity, operation) azure_backup_last_job_size_bytes "
+        "and on (vault, entity) azure_backup_protected_item_backup_interval_seconds)"
     )
     assert healthy, f"the estate of {job} has no entity whose last backup succeeded"
     return healthy[0]["metric"]

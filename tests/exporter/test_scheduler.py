@@ -22,8 +22,17 @@ class StandInVault:
     A refresh cut short by the deadline goes on where it stopped at the next one, as a resumed listing does.
     """
 
-    def __init__(self, vault: VaultRef, log: list[str], seconds: float = 0.0, ok: bool = True) -> None:
+    def __init__(
+        self,
+        vault: VaultRef,
+        log: list[str],
+        seconds: float = 0.0,
+        ok: bool = True,
+        reads: dict[str, float] | None = None,
+    ) -> None:
+        """`reads`: the subscription's ARM reads, spent by each listing and detail fetch."""
         self.vault = vault
+        self.reads = reads if reads is not None else {}
         self.seconds = seconds
         self.ok = ok
         self.log = log
@@ -36,6 +45,7 @@ class StandInVault:
     def refresh(self, deadline: float) -> bool:
         self.last_refresh_started = time.monotonic()
         self.log.append(self.vault.name)
+        self.reads[self.vault.subscription_id] = self.reads.get(self.vault.subscription_id, 4242) - 1
         available = max(0.0, deadline - time.monotonic())
         time.sleep(min(self._work_left, available))
         finished = self._work_left <= available
@@ -48,6 +58,9 @@ class StandInVault:
     def fetch_details(self, deadline: float, allowance: int) -> int:
         if time.monotonic() < deadline:  # a fetch asked after the deadline could fetch nothing
             self.details_asked_with.append(allowance)
+            self.reads[self.vault.subscription_id] = (
+                self.reads.get(self.vault.subscription_id, 4242) - allowance
+            )
         return allowance  # as if each allowed read were a job's details
 
     def snapshot(self) -> VaultSnapshot:
@@ -205,11 +218,14 @@ def test_vaults_beyond_the_subscriptions_reads_wait_and_details_keep_their_share
     """With 200 reads left, 50 in reserve and 100 for details, 50 vaults are listed this scrape."""
     log: list[str] = []
     names = [f"v{i:03d}" for i in range(80)]
-    stand_ins = {name: StandInVault(VaultRef("sub", "rg", name), log) for name in names}
-    scheduler = scheduler_for(Vaults(names), stand_ins, reads={"sub": 200.0}, max_concurrency=4)
+    reads = {"sub": 200.0}
+    stand_ins = {name: StandInVault(VaultRef("sub", "rg", name), log, reads=reads) for name in names}
+    scheduler = scheduler_for(Vaults(names), stand_ins, reads=reads, max_concurrency=4)
     scheduler.scrape(5.0)
     assert len(log) == 50
     details = [a for v in stand_ins.values() for a in v.details_asked_with]
-    assert sum(details) <= 200 - 50 - 50  # what the listings left, above the reserve
+    assert sum(details) == 200 - 50 - 50  # what the listings left, above the reserve
+    assert reads["sub"] == 50  # the reserve, untouched
+    reads["sub"] = 200.0  # a minute later, the bucket is full again
     scheduler.scrape(5.0)  # the 30 left out go first
     assert set(log[50:80]) == set(names) - set(log[:50])
