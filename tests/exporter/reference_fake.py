@@ -124,6 +124,7 @@ class FakeAzure(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: FakeAzure
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall between
 
     def log_message(self, *args: Any) -> None:
         pass

@@ -67,6 +67,7 @@ class Scripted(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     server: Scripted
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall between
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         parts = urlsplit(self.path)
