@@ -12,9 +12,11 @@ from typing import TypeVar
 from urllib.parse import quote, urlencode
 
 from .estate import EstateError, JobsExport, Operation, parse_guid
-from .faults import vault_ids
+from .faults import route_fault, vault_ids
 from .filters import FilterError, parse_filter
+from .inventory import item_states, listed_entities, policy_item_counts, render_item
 from .model import Vault, format_guid
+from .policies import render_policy
 from .render import render_job, render_vault
 from .responses import Response, arm_error
 from .state import SimulatorState
@@ -32,6 +34,8 @@ _METHODS = {
     "trigger_backup": "POST",
     "export_jobs": "POST",
     "export_result": "GET",
+    "list_protected_items": "GET",
+    "list_policies": "GET",
 }
 CANCEL_RETRY_AFTER = "60"
 EXPORT_SAS_SECONDS = 15 * 60
@@ -61,6 +65,10 @@ def match_route(segments: list[str]) -> tuple[str, dict[str, str]] | None:
         return "get_vault", params
     if rest == ["backupjobs"]:
         return "list_jobs", params
+    if rest == ["backupprotecteditems"]:
+        return "list_protected_items", params
+    if rest == ["backuppolicies"]:
+        return "list_policies", params
     if rest == ["backupjobsexport"]:
         return "export_jobs", params
     if len(rest) == 3 and rest[:2] == ["backupjobs", "operationresults"]:
@@ -165,6 +173,9 @@ def _checked(
     else:
         extra_headers["x-ms-ratelimit-remaining-subscription-writes"] = "199"
     _delay(state, faults)
+    rule = route_fault(faults, route, _params_vault_id(params))
+    if rule is not None:
+        return _route_fault_answer(state, rule, route, params)
     if faults["server_error_rate"] and state.fault_draw() < faults["server_error_rate"]:
         return arm_error(
             500,
@@ -187,6 +198,40 @@ def _checked(
         elif faults["truncated_rate"] and state.fault_draw() < faults["truncated_rate"]:
             response.truncated = True
     return response
+
+
+def _params_vault_id(params: dict[str, str]) -> str | None:
+    if "vault" not in params or "resource_group" not in params:
+        return None
+    return (
+        f"/subscriptions/{params['subscription']}/resourceGroups/{params['resource_group']}"
+        f"/providers/Microsoft.RecoveryServices/vaults/{params['vault']}"
+    ).lower()
+
+
+def _route_fault_answer(state: SimulatorState, rule: dict, route: str, params: dict[str, str]) -> Response:
+    """The answer a `route_faults` rule forces: after holding it `hang_seconds`, its status as ARM
+    writes it (403 AuthorizationFailed, 404 ResourceNotFound, 429 throttled, 5xx InternalServerError)."""
+    if rule.get("hang_seconds"):
+        state.stopping.wait(rule["hang_seconds"])
+    status = int(rule.get("status") or 500)
+    if status == 429:
+        return _throttled(params["subscription"], int(rule.get("retry_after_seconds") or 1))
+    if status == 403:
+        return arm_error(
+            403,
+            "AuthorizationFailed",
+            "The client '5e29463d-71df-4e8a-9f3b-6a8a2a0c1f2e' does not have authorization to perform "
+            f"the read of route '{route}' or the scope is invalid.",
+        )
+    if status == 404:
+        return arm_error(404, "ResourceNotFound", f"The resource of route '{route}' was not found.")
+    return arm_error(
+        status,
+        "InternalServerError",
+        "Encountered internal server error. Diagnostic information: timestamp "
+        f"'{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}'.",
+    )
 
 
 def _query_value(query: Mapping[str, list[str]], name: str) -> str | None:
@@ -217,7 +262,9 @@ def _delay(state: SimulatorState, faults: dict) -> None:
         state.stopping.wait(faults["hang_seconds"])
 
 
-def _vault(state: SimulatorState, params: dict[str, str], faults: dict) -> Vault:
+def _vault(
+    state: SimulatorState, params: dict[str, str], faults: dict, collection: str = "backupJobs"
+) -> Vault:
     vault = state.estate.find_vault(params["subscription"], params["resource_group"], params["vault"])
     vault_id = vault.resource_id.lower()
     if vault_id in vault_ids(faults, "deleted_vaults"):
@@ -234,7 +281,7 @@ def _vault(state: SimulatorState, params: dict[str, str], faults: dict) -> Vault
             "AuthorizationFailed",
             "The client '5e29463d-71df-4e8a-9f3b-6a8a2a0c1f2e' with object id "
             "'5e29463d-71df-4e8a-9f3b-6a8a2a0c1f2e' does not have authorization to perform action "
-            "'Microsoft.RecoveryServices/Vaults/backupJobs/read' over scope "
+            f"'Microsoft.RecoveryServices/Vaults/{collection + '/' if collection else ''}read' over scope "
             f"'{vault.resource_id}' or the scope is invalid. If access was recently granted, "
             "please refresh your credentials.",
         )
@@ -306,7 +353,7 @@ def _vault_list_path(params: dict[str, str]) -> str:
 def _get_vault(
     state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
 ) -> Response:
-    return Response(200, render_vault(_vault(state, params, faults)))
+    return Response(200, render_vault(_vault(state, params, faults, "")))
 
 
 def _list_jobs(
@@ -331,6 +378,70 @@ def _list_jobs(
         link = _next_link(state, path, query, _encode_token(f"{next_key[0]!r}|{next_key[1]}"))
         body += b',"nextLink":' + json.dumps(link).encode()
     return Response(200, raw=body + b"}")
+
+
+def _offset_page(
+    state: SimulatorState,
+    query: Mapping[str, list[str]],
+    path: str,
+    prefix: str,
+    values: list,
+    render: Callable[[object], dict],
+) -> Response:
+    """One page of a list paged by position (`$skiptoken` names the offset, as for vault lists)."""
+    offset = 0
+    token = _query_value(query, "$skiptoken")
+    if token:
+        text = _decode_token(token)
+        if not text.startswith(prefix + ":") or not text[len(prefix) + 1 :].isdigit():
+            raise EstateError(400, "InvalidSkipToken", "The $skiptoken is not valid.")
+        offset = int(text[len(prefix) + 1 :])
+    page_size = state.config.page_size
+    payload: dict = {"value": [render(value) for value in values[offset : offset + page_size]]}
+    if offset + page_size < len(values):
+        payload["nextLink"] = _next_link(state, path, query, _encode_token(f"{prefix}:{offset + page_size}"))
+    return Response(200, payload)
+
+
+def _list_protected_items(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    """`BackupProtectedItems_List`: every item of the vault, each in its state at this moment."""
+    vault = _vault(state, params, faults, "backupFabrics/protectionContainers/protectedItems")
+    now = state.estate.clock.now()
+    states = item_states(vault)
+    entities = listed_entities(vault, now)
+    return _offset_page(
+        state,
+        query,
+        vault.resource_id + "/backupProtectedItems",
+        "items",
+        entities,
+        lambda entity: render_item(entity, states.get(id(entity)), now),  # type: ignore[arg-type]
+    )
+
+
+def _list_policies(
+    state: SimulatorState, params: dict[str, str], query: Mapping[str, list[str]], faults: dict
+) -> Response:
+    """`BackupPolicies_List`: the vault's policies, with how many items each protects."""
+    vault = _vault(state, params, faults, "backupPolicies")
+    counts = policy_item_counts(vault, listed_entities(vault, state.estate.clock.now()))
+    log_minutes = state.config.log_backup_interval_hours * 60
+    policies = [policy for policy in vault.policies.values() if policy.listed]
+    return _offset_page(
+        state,
+        query,
+        vault.resource_id + "/backupPolicies",
+        "policies",
+        policies,
+        lambda policy: render_policy(
+            policy,
+            vault.resource_id,
+            counts.get(policy.name, 0),
+            log_minutes,  # type: ignore[attr-defined]
+        ),
+    )
 
 
 def _get_job(
@@ -489,4 +600,6 @@ _ROUTES: dict[str, Callable[..., Response]] = {
     "cancel_job": _cancel_job,
     "job_operation_result": _job_operation_result,
     "operation_status": _operation_status,
+    "list_protected_items": _list_protected_items,
+    "list_policies": _list_policies,
 }

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from .catalog import FINAL_STATUSES
 from .estate import EstateError, parse_guid
 from .model import RUNNING_STATUSES
-from .render import render_job
+from .render import render_job, render_vault
 from .responses import Response, arm_error
 from .state import SimulatorState
 from .timefmt import format_timestamp, parse_timestamp
@@ -191,6 +191,41 @@ def _finish_job(state: SimulatorState, body: object, job_name: str) -> Response:
     return Response(200, render_job(job, estate.clock.now(), detail=True))
 
 
+def _item(state: SimulatorState, fields: dict, allowed: set[str]):  # noqa: ANN202
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    vault = state.estate.vault_by_id(_text(fields, "vault"))
+    return state.estate.protected_item(vault, _text(fields, "item"))
+
+
+def _stop_item(state: SimulatorState, body: object) -> Response:
+    """Stop an item's protection, data retained (`delete_data`: and delete it, soft delete permitting)."""
+    fields = _object(body)
+    entity = _item(state, fields, {"vault", "item", "delete_data"})
+    delete_data = fields.get("delete_data", False)
+    if not isinstance(delete_data, bool):
+        raise ValueError("'delete_data' must be true or false")
+    jobs = state.estate.stop_protection(entity, delete_data)
+    now = state.estate.clock.now()
+    return Response(200, {"jobs": [render_job(job, now, detail=True) for job in jobs]})
+
+
+def _resume_item(state: SimulatorState, body: object) -> Response:
+    entity = _item(state, _object(body), {"vault", "item"})
+    job = state.estate.resume_protection(entity)
+    return Response(200, {"jobs": [render_job(job, state.estate.clock.now(), detail=True)]})
+
+
+def _vault_settings(state: SimulatorState, body: object) -> Response:
+    """Change a vault's security or redundancy settings; answers the vault as `GET` then returns it."""
+    fields = dict(_object(body))
+    vault = state.estate.vault_by_id(_text(fields, "vault"))
+    fields.pop("vault")
+    state.estate.update_settings(vault, fields)
+    return Response(200, render_vault(vault))
+
+
 def _get_faults(state: SimulatorState, body: object) -> Response:
     return Response(200, state.faults.snapshot())
 
@@ -242,6 +277,9 @@ _TABLE: list[tuple[str, tuple[str, ...], Callable[..., Response]]] = [
     ("GET", ("blobs", "*"), _export_report),
     ("GET", ("estate",), _estate),
     ("POST", ("vaults",), _add_vault),
+    ("POST", ("vaults", "settings"), _vault_settings),
+    ("POST", ("items", "stop"), _stop_item),
+    ("POST", ("items", "resume"), _resume_item),
     ("POST", ("jobs",), _add_job),
     ("POST", ("jobs", "*", "finish"), _finish_job),
     ("GET", ("faults",), _get_faults),

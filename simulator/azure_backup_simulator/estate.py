@@ -18,10 +18,21 @@ from dataclasses import dataclass
 from .catalog import JOB_TYPE_KIND, KINDS, MANAGEMENT_TYPE_KIND, ErrorSpec
 from .config import SimulatorConfig
 from .filters import JobFilter
-from .generator import DAY, HistoryBuilder, Planner, operation_for, subscription_ids
+from .generator import SCHEDULE_JITTER, HistoryBuilder, Planner, operation_for, subscription_ids
 from .model import Entity, Job, Vault, as_uuid4
 
 _FINISH, _SCHEDULED, _LOG = 0, 1, 2
+SETTING_VALUES: dict[str, tuple[str, ...] | str] = {
+    "soft_delete": ("Enabled", "Disabled", "AlwaysON"),
+    "soft_delete_retention_days": "days",
+    "enhanced_security": ("Enabled", "Disabled", "AlwaysON"),
+    "immutability": ("Disabled", "Unlocked", "Locked"),
+    "multi_user_authorization": ("Enabled", "Disabled"),
+    "public_network_access": ("Enabled", "Disabled"),
+    "storage_redundancy": ("GeoRedundant", "LocallyRedundant", "ZoneRedundant"),
+    "cross_region_restore": ("Enabled", "Disabled"),
+}
+"""The vault settings the control API changes, with their values as Azure writes them."""
 CANCEL_SECONDS = 2.0
 """How long a cancelled job stays `Cancelling` before it becomes `Cancelled`."""
 EXPORT_SECONDS = 2.0
@@ -131,22 +142,23 @@ class Estate:
             return
         fast = self.config.fast_schedule_seconds
         rng = self._live_rng
+        target = (entity, entity.epoch)
         if fast:
-            self._push(after + rng.uniform(0, fast), _SCHEDULED, entity)
+            self._push(after + rng.uniform(0, fast), _SCHEDULED, target)
             if entity.kind.has_log_backups:
-                self._push(after + rng.uniform(0, fast / 3), _LOG, entity)
+                self._push(after + rng.uniform(0, fast / 3), _LOG, target)
             return
-        self._push(self._next_daily(entity, after), _SCHEDULED, entity)
+        if entity.policy is not None:
+            self._push(self._next_run(entity, after), _SCHEDULED, target)
         if entity.kind.has_log_backups:
             interval = self.config.log_backup_interval_hours * 3600.0
-            self._push(math.floor(after / interval) * interval + interval + entity.log_offset, _LOG, entity)
+            self._push(math.floor(after / interval) * interval + interval + entity.log_offset, _LOG, target)
 
-    def _next_daily(self, entity: Entity, after: float) -> float:
-        day = math.floor(after / DAY)
-        moment = day * DAY + entity.schedule_offset
-        if moment <= after:
-            moment += DAY
-        return moment + self._live_rng.uniform(0, 1800.0)
+    def _next_run(self, entity: Entity, after: float) -> float:
+        """The start of the item's next scheduled backup: its policy's next run, plus a jitter."""
+        assert entity.policy is not None
+        run = entity.policy.schedule.next_run(after)
+        return run + self._live_rng.uniform(0, SCHEDULE_JITTER)
 
     def advance(self) -> float:
         """Apply every schedule event due by now; returns now. Call with the lock held."""
@@ -169,8 +181,9 @@ class Estate:
         job.planned_end = job.planned_status = None
         self.running.pop(job.guid, None)
 
-    def _start_scheduled(self, entity: Entity, when: float, log_backup: bool, now: float) -> None:
-        if not entity.active:
+    def _start_scheduled(self, target: tuple[Entity, int], when: float, log_backup: bool, now: float) -> None:
+        entity, epoch = target
+        if not entity.active or epoch != entity.epoch:
             return
         fast = self.config.fast_schedule_seconds
         operation = operation_for(entity, when, log_backup)
@@ -183,15 +196,17 @@ class Estate:
         elif log_backup:
             next_time = when + self.config.log_backup_interval_hours * 3600.0
         else:
-            next_time = self._next_daily(entity, when)
-        if not log_backup and when < entity.busy_until:
-            self._push(next_time, _SCHEDULED, entity)  # the initial backup still runs: this one is skipped
+            run = entity.policy.schedule.run_at_or_before(when) if entity.policy else None
+            next_time = self._next_run(entity, run if run is not None else when)
+        if when < entity.busy_until:
+            # the initial backup still runs: this one (and any log backup) is skipped
+            self._push(next_time, _LOG if log_backup else _SCHEDULED, target)
             return
         job = self.builder.create(entity, operation, when, False, self._live_rng, now, scale)
         entity.vault.add_job(job)
         if job.running:
             self._track_running(job)
-        self._push(next_time, _LOG if log_backup else _SCHEDULED, entity)
+        self._push(next_time, _LOG if log_backup else _SCHEDULED, target)
 
     # ---- lookups -----------------------------------------------------------------------------
 
@@ -317,8 +332,9 @@ class Estate:
                 or MANAGEMENT_TYPE_KIND.get(extra.get("backup_management_type") or "")
                 or "vm"
             )
-            entity = Entity(vault, KINDS[kind_key], entity_name, entity_name, 0.0, 6, 0.0)
+            entity = Entity(vault, KINDS[kind_key], entity_name, entity_name, None, 0.0)
             entity.active = False
+            entity.injected = True
             vault.entities[entity_name.lower()] = entity
         error = None
         if extra.get("error_code") is not None or extra.get("error_title"):
@@ -402,6 +418,84 @@ class Estate:
         operation_id = as_uuid4(self._live_rng.getrandbits(128))
         self.operations[operation_id] = Operation(job, vault, now, "backup")
         return operation_id
+
+    def protected_item(self, vault: Vault, name: str) -> Entity:
+        """A protected item by friendly name (or its item name's last `;` part), as Azure lists it."""
+        entity = vault.entities.get(name.rsplit(";", 1)[-1].lower())
+        if entity is None or entity.injected or entity.purged:
+            raise EstateError(
+                404, "ResourceNotFound", f"The protected item '{name}' was not found in vault '{vault.name}'."
+            )
+        return entity
+
+    def stop_protection(self, entity: Entity, delete_data: bool) -> list[Job]:
+        """Stop protection (a DisableBackup job; data retained), and with `delete_data` delete the data
+        (a DeleteBackupData job): the item is then soft-deleted, or gone if the vault's soft delete is off."""
+        if entity.deleted_at is not None:
+            raise EstateError(409, "Conflict", f"The data of '{entity.name}' is already deleted.")
+        if entity.stopped_at is not None and not delete_data:
+            raise EstateError(409, "Conflict", f"Protection of '{entity.name}' is already stopped.")
+        now = self.clock.now()
+        jobs = []
+        if entity.stopped_at is None:
+            jobs.append(self._user_job(entity, "DisableBackup", now))
+            entity.stopped_at = now
+        entity.active = False
+        if delete_data:
+            jobs.append(self._user_job(entity, "DeleteBackupData", now))
+            entity.deleted_at = now
+            entity.purged = entity.vault.settings.get("soft_delete") == "Disabled"
+        return jobs
+
+    def resume_protection(self, entity: Entity) -> Job:
+        """Resume a stopped (or soft-deleted: undeleted first) item's protection under its policy."""
+        if entity.stopped_at is None:
+            raise EstateError(409, "Conflict", f"Protection of '{entity.name}' is not stopped.")
+        now = self.clock.now()
+        entity.stopped_at = entity.deleted_at = None
+        entity.active = True
+        entity.epoch += 1
+        job = self._user_job(entity, "ConfigureBackup", now)
+        self._schedule_first(entity, now)
+        return job
+
+    @staticmethod
+    def update_settings(vault: Vault, changes: dict) -> None:
+        """Change a vault's settings as its owner (or an attacker with its rights) could: what Azure makes
+        irreversible (soft delete or enhanced security AlwaysON, immutability Locked) refuses with 409."""
+        cleaned = {}
+        for key, value in changes.items():
+            allowed = SETTING_VALUES.get(key)
+            if allowed is None:
+                raise ValueError(f"unknown setting '{key}'; known: {', '.join(SETTING_VALUES)}")
+            if allowed == "days":
+                if isinstance(value, bool) or not isinstance(value, int) or not 14 <= value <= 180:
+                    raise ValueError(f"'{key}' must be a whole number of days from 14 to 180")
+            elif value not in allowed:
+                raise ValueError(f"'{key}' must be one of {', '.join(allowed)}")
+            cleaned[key] = value
+        for key, locked in (
+            ("soft_delete", "AlwaysON"),
+            ("enhanced_security", "AlwaysON"),
+            ("immutability", "Locked"),
+        ):
+            if key in cleaned and vault.settings.get(key) == locked and cleaned[key] != locked:
+                raise EstateError(
+                    409, "Conflict", f"'{key}' is {locked} on vault '{vault.name}': it cannot be changed."
+                )
+        vault.settings.update(cleaned)
+
+    def _user_job(self, entity: Entity, operation: str, now: float) -> Job:
+        job = self.builder.create(entity, operation, now, True, self._live_rng, now)
+        if job.running and job.planned_status != "Completed":
+            job.planned_status = "Completed"  # a protection change the test asked for succeeds
+            job.error = None
+        elif not job.running and job.status != "Completed":
+            job.status, job.error = "Completed", None
+        entity.vault.add_job(job)
+        if job.running:
+            self._track_running(job)
+        return job
 
     def add_export(self, vault: Vault, report: bytes) -> int:
         """Register a jobs export whose report is ready after EXPORT_SECONDS; returns its operation id."""

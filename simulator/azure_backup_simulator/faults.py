@@ -18,10 +18,13 @@ DEFAULT_FAULTS: dict = {
     "truncated_rate": 0.0,
     "revoked_vaults": [],
     "deleted_vaults": [],
+    "route_faults": [],
 }
 _NUMBERS = ("latency_ms", "jitter_ms", "retry_after_seconds", "hang_seconds")
 _RATES = ("server_error_rate", "malformed_rate", "truncated_rate")
 _LISTS = ("revoked_vaults", "deleted_vaults")
+_RULE_KEYS = {"route", "vaults", "status", "hang_seconds", "retry_after_seconds"}
+_RULE_STATUSES = (403, 404, 429, 500, 502, 503, 504)
 
 
 class Faults:
@@ -47,6 +50,8 @@ class Faults:
             elif key in _RATES:
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                     raise ValueError(f"'{key}' must be a number between 0 and 1")
+            elif key == "route_faults":
+                value = [_rule(rule) for rule in _list_of(value, "route_faults", "a list of rules")]
             elif key in _LISTS:
                 if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                     raise ValueError(f"'{key}' must be a list of vault resource ids")
@@ -73,6 +78,51 @@ class Faults:
 def _copied(faults: dict) -> dict:
     """A fault state whose vault lists can change without changing `faults`."""
     return {key: (list(value) if isinstance(value, list) else value) for key, value in faults.items()}
+
+
+def _list_of(value: object, key: str, what: str) -> list:
+    if not isinstance(value, list):
+        raise ValueError(f"'{key}' must be {what}")
+    return value
+
+
+def _rule(rule: object) -> dict:
+    """One `route_faults` rule, checked, with its defaults filled in."""
+    shape = (
+        'each route_faults rule must be {"route": "<route name>", "vaults": [ids], '
+        '"status": 403|404|429|5xx, "hang_seconds": n}'
+    )
+    if not isinstance(rule, dict) or not isinstance(rule.get("route"), str) or set(rule) - _RULE_KEYS:
+        raise ValueError(shape)
+    vaults = rule.get("vaults")
+    if vaults is not None and (not isinstance(vaults, list) or not all(isinstance(v, str) for v in vaults)):
+        raise ValueError(shape)
+    status = rule.get("status", 500)
+    if status not in _RULE_STATUSES or isinstance(status, bool):
+        raise ValueError(f"route_faults 'status' must be one of {', '.join(map(str, _RULE_STATUSES))}")
+    for number in ("hang_seconds", "retry_after_seconds"):
+        value = rule.get(number, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"route_faults '{number}' must be a number >= 0")
+    return {
+        "route": rule["route"],
+        "vaults": None if vaults is None else list(vaults),
+        "status": status,
+        "hang_seconds": rule.get("hang_seconds", 0),
+        "retry_after_seconds": rule.get("retry_after_seconds", 1),
+    }
+
+
+def route_fault(faults: dict, route: str, vault_id: str | None) -> dict | None:
+    """The first `route_faults` rule for this route and vault (a rule without vaults: every vault)."""
+    for rule in faults["route_faults"]:
+        if rule["route"] != route:
+            continue
+        if rule["vaults"] is None:
+            return rule
+        if vault_id is not None and vault_id in {v.strip().rstrip("/").lower() for v in rule["vaults"]}:
+            return rule
+    return None
 
 
 def vault_ids(faults: dict, key: str) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from .catalog import EntityKind, ErrorSpec
+from .policies import Policy
 
 RUNNING_STATUSES = ("InProgress", "Cancelling")
 STYLE_LOWER_SUBSCRIPTIONS, STYLE_INTEGER_ACTIONS, STYLE_V2_JOB_TYPES = 1, 2, 4
@@ -23,6 +24,19 @@ def as_uuid4(bits: int) -> int:
     return bits | (0x4000 << 64) | (0x8000 << 48)
 
 
+DEFAULT_SETTINGS: dict[str, object] = {
+    "soft_delete": "Enabled",
+    "soft_delete_retention_days": 14,
+    "enhanced_security": "Enabled",
+    "immutability": "Disabled",
+    "multi_user_authorization": "Disabled",
+    "public_network_access": "Enabled",
+    "storage_redundancy": "GeoRedundant",
+    "cross_region_restore": "Disabled",
+}
+"""A new vault's settings, as Azure creates one (soft delete on for 14 days, geo-redundant)."""
+
+
 class Vault:
     """A Recovery Services vault: where it lives, its protected items and its jobs sorted by start time."""
 
@@ -38,6 +52,8 @@ class Vault:
         "jobs",
         "_by_guid",
         "created",
+        "policies",
+        "settings",
     )
 
     def __init__(
@@ -62,6 +78,9 @@ class Vault:
         self.starts: list[float] = []
         self.jobs: list[Job] = []
         self._by_guid: dict[int, Job] | None = None
+        self.policies: dict[str, Policy] = {}
+        self.settings: dict[str, object] = dict(DEFAULT_SETTINGS)
+        """The vault's redundancy and security settings (keys of DEFAULT_SETTINGS)."""
 
     @property
     def resource_id(self) -> str:
@@ -113,18 +132,26 @@ class Vault:
 
 
 class Entity:
-    """A protected item (VM, database, file share, server...) with its backup schedule."""
+    """A protected item (VM, database, file share, server...): its policy, and where its protection stands.
+
+    `active` says whether it still backs up on schedule; `stopped_at` (DisableBackup: protection stopped,
+    data retained) and `deleted_at` (DeleteBackupData: soft-deleted, or gone when the vault's soft delete
+    is off) say why not. A MARS server gone silent is inactive with neither: still protected, no jobs."""
 
     __slots__ = (
         "vault",
         "kind",
         "name",
         "host",
-        "schedule_offset",
-        "full_backup_weekday",
+        "policy",
         "log_offset",
         "active",
         "busy_until",
+        "stopped_at",
+        "deleted_at",
+        "purged",
+        "injected",
+        "epoch",
     )
 
     def __init__(
@@ -133,20 +160,26 @@ class Entity:
         kind: EntityKind,
         name: str,
         host: str,
-        schedule_offset: float,
-        full_backup_weekday: int,
+        policy: Policy | None,
         log_offset: float,
     ) -> None:
         self.vault = vault
         self.kind = kind
         self.name = name
         self.host = host
-        self.schedule_offset = schedule_offset
-        self.full_backup_weekday = full_backup_weekday
+        self.policy = policy
         self.log_offset = log_offset
         self.active = True
         self.busy_until = 0.0
         """End of a long initial backup: scheduled backups due before it are skipped, as Azure does."""
+        self.stopped_at: float | None = None
+        self.deleted_at: float | None = None
+        self.purged = False
+        """Its data was deleted while the vault's soft delete was off: Azure no longer lists it."""
+        self.epoch = 0
+        """Bumped when protection resumes: schedule events of an older epoch are dropped."""
+        self.injected = False
+        """Made up for a job injected through the control API: not a protected item Azure would list."""
 
 
 class Job:

@@ -47,14 +47,41 @@ def job_resource_id(job: Job, name: str | None = None) -> str:
 
 
 def render_vault(vault: Vault) -> dict:
+    """The vault as `GET .../vaults/{v}` and the vault lists return it: the same properties in both (the
+    exporter reads a vault's settings from the list when it discovers vaults by subscription)."""
     created = datetime.fromtimestamp(vault.created, timezone.utc).strftime("%Y-%m-%dT%H%%3A%M%%3A%S.%f")[:-3]
+    settings = vault.settings
     return {
         "name": vault.name,
         "type": VAULT_RESOURCE_TYPE,
         "etag": f"W/\"datetime'{created}Z'\"",
         "id": vault.resource_id,
         "location": vault.location,
-        "properties": {"provisioningState": "Succeeded"},
+        "properties": {
+            "provisioningState": "Succeeded",
+            "privateEndpointStateForBackup": "None",
+            "privateEndpointStateForSiteRecovery": "None",
+            "backupStorageVersion": "V2",
+            "securitySettings": {
+                "immutabilitySettings": {"state": settings["immutability"]},
+                "softDeleteSettings": {
+                    "softDeleteRetentionPeriodInDays": settings["soft_delete_retention_days"],
+                    "softDeleteState": settings["soft_delete"],
+                    "enhancedSecurityState": settings["enhanced_security"],
+                },
+                "multiUserAuthorization": settings["multi_user_authorization"],
+            },
+            "redundancySettings": {
+                "standardTierStorageRedundancy": settings["storage_redundancy"],
+                "crossRegionRestore": settings["cross_region_restore"],
+            },
+            "secureScore": "None",
+            "bcdrSecurityLevel": "Poor",
+            "publicNetworkAccess": settings["public_network_access"],
+            "restoreSettings": {
+                "crossSubscriptionRestoreSettings": {"crossSubscriptionRestoreState": "Enabled"}
+            },
+        },
         "sku": {"name": "Standard"},
         "tags": _vault_tags(vault),
     }
@@ -344,7 +371,7 @@ def _extended_info(job: Job, kind_job_type: str, now: float, timespan: bool) -> 
             bag["Job Type"] = "Recover disks"
             bag["Target VM Name"] = entity.name
             bag["Target Storage Account Name"] = _storage_account(job)
-            bag["Recovery point time "] = _us_time(job.start - 86400 + entity.schedule_offset % 3600)
+            bag["Recovery point time "] = _us_time(job.start - 86400 + entity.log_offset % 3600)
             if finished:
                 container = f"{entity.name.replace('-', '')}-{format_guid(job.guid).replace('-', '')}"
                 blobs = f"https://{_storage_account(job)}.blob.core.windows.net/{container}"
@@ -377,7 +404,7 @@ def _extended_info(job: Job, kind_job_type: str, now: float, timespan: bool) -> 
         elif operation.startswith("Restore"):
             bag["Source File Share Name"] = entity.name
             bag["Source Storage Account Name"] = account
-            bag["RestoreRecoveryPointTime"] = _us_time(job.start - 86400 + entity.schedule_offset % 3600)
+            bag["RestoreRecoveryPointTime"] = _us_time(job.start - 86400 + entity.log_offset % 3600)
             bag["Job Type"] = "Recovering to the original file share"
             bag["RestoreDestination"] = f"{account}/{entity.name}/"
             if finished:

@@ -159,16 +159,32 @@ def test_running_jobs_progress_and_finish_as_time_passes(make_sim) -> None:
     assert all("endTime" in now_jobs[name]["properties"] for name in names)
 
 
-def test_new_jobs_start_on_the_daily_schedule(make_sim) -> None:
-    sim = make_sim(seed=4, vaults=1, entities_per_vault=10, history_days=1)
+def test_new_jobs_start_on_the_schedule_of_each_items_policy(make_sim) -> None:
+    """Over a day, every protected item on a daily or hourly policy (workloads: daily Full or
+    Differential) backs up; items stopped, on MARS/DPM agents or on weekly policies may not."""
+    sim = make_sim(seed=4, vaults=1, entities_per_vault=10, history_days=1, list_hidden_scheduled_jobs=True)
     arm, control = ArmClient(sim), Control(sim)
     vault_id = control.estate()["vaults"][0]
     before = {job["name"] for job in arm.list_all_jobs(vault_id)}
     control.advance(24 * 3600)
     arm.refresh_token()
     new = [job for job in arm.list_all_jobs(vault_id) if job["name"] not in before]
-    started = {job["properties"]["entityFriendlyName"] for job in new}
-    assert len(started) >= 9, "every active item ran its nightly backup"
+    started = {job["properties"]["entityFriendlyName"].split(" [")[0].lower() for job in new}
+    policies = {
+        policy["name"].lower(): policy["properties"]
+        for policy in arm.get(vault_id + "/backupPolicies").json()["value"]
+    }
+    expected = set()
+    for item in arm.get(vault_id + "/backupProtectedItems").json()["value"]:
+        properties = item["properties"]
+        policy = policies.get((properties.get("policyId") or "").rsplit("/", 1)[-1].lower())
+        if policy is None or properties["protectionState"] == "ProtectionStopped":
+            continue
+        frequency = (policy.get("schedulePolicy") or {}).get("scheduleRunFrequency", "Daily")
+        if frequency != "Weekly":
+            expected.add(properties["friendlyName"].lower())
+    assert len(expected) >= 3
+    assert expected <= started
     now = moment(control.get("clock").json()["now"])
     assert all(moment(job["properties"]["startTime"]) <= now for job in new)
 

@@ -66,7 +66,8 @@ def test_a_job_started_between_pages_neither_repeats_nor_hides_older_jobs(paged)
 
 
 def test_status_operation_management_type_and_job_id_filters(paged) -> None:
-    arm, _, vault_id = paged
+    arm, control, vault_id = paged
+    control.add_job(vault=vault_id, entity="vm-running", operation="Backup", status="InProgress")
     everything = arm.list_all_jobs(vault_id)
     for field, key in (("status", "status"), ("backupManagementType", "backupManagementType")):
         for value in {job["properties"].get(key) for job in everything} - {None}:

@@ -53,6 +53,7 @@ def estate():
         failure_rate=0.1,
         warning_rate=0.1,
         list_hidden_scheduled_jobs=True,
+        throttle_capacity=1_000_000,  # thousands of single GETs: ARM's read limit is not under test here
     )
     with Simulator(config) as sim:
         arm = ArmClient(sim)
