@@ -188,8 +188,9 @@ groups:
           runbook_url: ${runbook_url_base}#azurebackuprecoverypointoverdue
 
       - alert: AzureBackupFirstBackupOverdue
-        # A scheduled item without any recovery point, configured more than two intervals ago (its latest
-        # ConfigureBackup job); or, where no such job is in the lookback, one whose backups ran and made none.
+        # A scheduled item whose first backup is pending (IRPending) and that has no recovery point, configured
+        # more than two intervals ago (its latest ConfigureBackup job); or, where no such job is in the
+        # lookback, one whose backups ran and made none.
         # A first backup may legitimately take days: this is a ticket, and JobRunningTooLong leaves it alone.
         expr: |
           (
@@ -208,6 +209,8 @@ groups:
               azure_backup_last_job_start_timestamp_seconds{${configure}}
             )
           )
+          and on (subscription_id, resource_group, vault, backup_management_type, entity, job)
+          azure_backup_protected_item_protection_state{${first_backup_states}}
           unless on (subscription_id, resource_group, vault, backup_management_type, entity, job)
           azure_backup_protected_item_last_recovery_point_timestamp_seconds
         for: 1h
@@ -603,6 +606,7 @@ def selectors(vocabulary: Vocabulary) -> dict[str, str]:
         "action_states": f"state=~{promql_string(alternatives(vocabulary.action_protection_states))}",
         "action_health": f"health=~{promql_string(alternatives(vocabulary.action_health_values))}",
         "configure": f"operation={promql_string(vocabulary.configure_operation)}",
+        "first_backup_states": f"state=~{promql_string(alternatives(vocabulary.first_backup_pending_states))}",
         "keep_firing_for": vocabulary.keep_firing_for,
         "runbook_url_base": vocabulary.runbook_url_base,
     }

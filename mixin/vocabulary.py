@@ -47,6 +47,9 @@ class Vocabulary:
     # Azure says so itself, while the previous recovery points still exist.
     action_protection_states: tuple[str, ...] = ("ProtectionError", "BackupsSuspended")
     action_health_values: tuple[str, ...] = ("ActionRequired", "Unhealthy", "NotReachable")
+    # Protection states of an item whose first backup (the initial replication) has not completed yet: only
+    # such an item can be a first backup overdue (AzureBackupFirstBackupOverdue).
+    first_backup_pending_states: tuple[str, ...] = ("IRPending",)
     # Operations that stop protection of an entity (DeleteBackupData also deletes its backup data): they
     # fire AzureBackupProtectionDisabled, and older jobs and successes are no longer expected to be followed
     # by new backups.
