@@ -105,55 +105,197 @@ groups:
             (histogram_quantile(1, azure_backup_job_duration_seconds_bucket) > 0)
           )
 
-      # Failed backup jobs per entity and operation in the last 24 hours. increase() cannot see the jobs
-      # counted by the sample that creates a series (an entity's first failure ever): a series born within
-      # the day adds one for them.
-      - record: azure_backup:failed_backup_jobs:increase1d
-        expr: |
-          increase(azure_backup_jobs_finished_total{${failed}, ${backups}}[1d])
-          + (
-              (
-                clamp_max(
-                  min_over_time(azure_backup_jobs_finished_total{${failed}, ${backups}}[1d]),
-                  1
-                )
-                unless azure_backup_jobs_finished_total{${failed}, ${backups}} offset 1d
-              )
-              or azure_backup_jobs_finished_total{${failed}, ${backups}} * 0
-            )
-
-      # Failed backup jobs per entity and operation since its last success, when that success ended within the
-      # last 24 hours: the failure counter now minus its value at the success, which is its lowest value at the
-      # 5-minute steps more than 5 minutes after the success (`@ end()` is this evaluation). Where the counter
-      # did not exist yet (nor an hour before) at such a step, it was 0 there. A success too recent for any
-      # step after it gives no value. Only failure counters are read at every step, to keep the subquery cheap.
-      - record: azure_backup:failed_backup_jobs_since_success:1d
-        expr: |
-          (
-            max without (status) (azure_backup_jobs_finished_total{${failed}, ${backups}})
-            - min_over_time(
-              (
-                max without (status) (
-                  azure_backup_jobs_finished_total{${failed}, ${backups}}
-                  or
-                  (azure_backup_jobs_finished_total{${failed}, ${backups}} @ end()) * 0 unless azure_backup_jobs_finished_total{${failed}, ${backups}} offset 1h
-                )
-                unless on (subscription_id, resource_group, vault, backup_management_type, entity, operation, job, instance)
-                (azure_backup_last_success_timestamp_seconds{${backups}} @ end() >= time() - 300)
-              )[1d:5m]
-            )
-          )
-          and on (subscription_id, resource_group, vault, backup_management_type, entity, operation, job, instance)
-          (time() - azure_backup_last_success_timestamp_seconds{${backups}} < 86400)
-
-      # When protection of an entity was last stopped (DisableBackup, or DeleteBackupData which also stops it).
-      # Jobs and successes older than that are not expected to be followed by new backups: the job and
-      # recovery-point alerts leave such an entity to AzureBackupProtectionDisabled.
+      # When protection of an entity was last stopped (DisableBackup, or DeleteBackupData which also stops it),
+      # by any exporter replica. Jobs older than that are not expected to be followed by new backups.
       - record: azure_backup:protection_stopped_timestamp_seconds
         expr: |
-          max without (operation) (
+          max without (instance, operation) (
             azure_backup_last_job_start_timestamp_seconds{${protection_stopping}}
           )
+
+      # Age of each protected item's newest recovery point, from the protection inventory (any replica).
+      - record: azure_backup:recovery_point_age_seconds
+        expr: |
+          time() - max without (instance) (azure_backup_protected_item_last_recovery_point_timestamp_seconds)
+
+      # The interval each protected item is judged by: the tightest of its policy's schedules (backup_kind
+      # "backup", or "log" where log backups are more frequent, since the newest recovery point counts log
+      # backups), or a daily one for MARS and DPM/MABS items whose schedule Azure does not list. None for an
+      # item whose protection is stopped or that has no schedule: such items never page for their objective.
+      - record: azure_backup:backup_interval_seconds
+        expr: |
+          bottomk by (subscription_id, resource_group, vault, backup_management_type, entity, job) (
+            1,
+            max without (instance) (azure_backup_protected_item_backup_interval_seconds)
+            or
+            label_replace(
+              max without (instance, state) (azure_backup_protected_item_protection_state{${unlisted_schedule}}) * 0
+              + ${tunable unlisted_schedule_interval_seconds}
+              , "backup_kind", "backup", "", ""
+            )
+          )
+          unless on (subscription_id, resource_group, vault, backup_management_type, entity, job)
+          azure_backup_protected_item_protection_state{${stopped_states}}
+
+      # The item's recovery point objective: one interval and the slack. A recovery point older than this
+      # means one scheduled recovery point is missing; older than this plus one more interval, two.
+      - record: azure_backup:recovery_point_objective_seconds
+        expr: |
+          azure_backup:backup_interval_seconds + ${tunable rpo_slack_seconds}
+
+      # --- Alerts on protected items (the protection inventory) ---
+
+      - alert: AzureBackupRecoveryPointOverdue
+        # One scheduled recovery point missed: a ticket. Measured from the recovery point's own time, so a
+        # job that runs long does not count; held an hour, so that a job starting up to 3 h late inside
+        # Azure's start window, whose point the inventory (read every 15 minutes) shows late, does not either.
+        expr: |
+          azure_backup:recovery_point_age_seconds
+          > on (subscription_id, resource_group, vault, backup_management_type, entity, job) group_right ()
+          azure_backup:recovery_point_objective_seconds
+        for: 1h
+        keep_firing_for: ${keep_firing_for}
+        labels:
+          severity: warning
+        annotations:
+          summary: An Azure Backup item missed a scheduled recovery point.
+          description: >-
+            The newest recovery point of {{ $labels.entity }} ({{ $labels.backup_management_type }}) in vault
+            {{ $labels.vault }} (resource group {{ $labels.resource_group }}, subscription {{ $labels.subscription_id }})
+            is {{ $value | humanizeDuration }} old, more than its {{ $labels.backup_kind }} interval
+            {{- with printf "azure_backup:backup_interval_seconds{subscription_id=%q,resource_group=%q,vault=%q,backup_management_type=%q,entity=%q,job=%q}" $labels.subscription_id $labels.resource_group $labels.vault $labels.backup_management_type $labels.entity $labels.job | query }} of {{ . | first | value | humanizeDuration }}{{ end }}
+            and its slack: one scheduled recovery point is missing.
+          runbook_url: ${runbook_url_base}#azurebackuprecoverypointoverdue
+
+      - alert: AzureBackupRecoveryPointOverdue
+        # Two scheduled recovery points missed: a page. The warning above has been open for an interval.
+        expr: |
+          azure_backup:recovery_point_age_seconds
+          > on (subscription_id, resource_group, vault, backup_management_type, entity, job) group_right ()
+          (azure_backup:recovery_point_objective_seconds + azure_backup:backup_interval_seconds)
+        for: 15m
+        keep_firing_for: ${keep_firing_for}
+        labels:
+          severity: critical
+        annotations:
+          summary: An Azure Backup item missed two scheduled recovery points.
+          description: >-
+            The newest recovery point of {{ $labels.entity }} ({{ $labels.backup_management_type }}) in vault
+            {{ $labels.vault }} (resource group {{ $labels.resource_group }}, subscription {{ $labels.subscription_id }})
+            is {{ $value | humanizeDuration }} old, more than twice its {{ $labels.backup_kind }} interval
+            {{- with printf "azure_backup:backup_interval_seconds{subscription_id=%q,resource_group=%q,vault=%q,backup_management_type=%q,entity=%q,job=%q}" $labels.subscription_id $labels.resource_group $labels.vault $labels.backup_management_type $labels.entity $labels.job | query }} of {{ . | first | value | humanizeDuration }}{{ end }}
+            and its slack: two scheduled recovery points are missing, and the data is losing protection.
+          runbook_url: ${runbook_url_base}#azurebackuprecoverypointoverdue
+
+      - alert: AzureBackupFirstBackupOverdue
+        # A scheduled item whose first backup is pending (IRPending) and that has no recovery point, configured
+        # more than two intervals ago (its latest ConfigureBackup job); or, where no such job is in the
+        # lookback, one whose backups ran and made none.
+        # A first backup may legitimately take days: this is a ticket, and JobRunningTooLong leaves it alone.
+        expr: |
+          (
+            (
+              time()
+              - max without (instance, operation) (azure_backup_last_job_start_timestamp_seconds{${configure}})
+            )
+            > on (subscription_id, resource_group, vault, backup_management_type, entity, job) group_right ()
+            2 * azure_backup:backup_interval_seconds
+            or
+            (
+              azure_backup:backup_interval_seconds
+              and on (subscription_id, resource_group, vault, backup_management_type, entity, job)
+              azure_backup_protected_item_last_backup_timestamp_seconds
+              unless on (subscription_id, resource_group, vault, backup_management_type, entity, job)
+              azure_backup_last_job_start_timestamp_seconds{${configure}}
+            )
+          )
+          and on (subscription_id, resource_group, vault, backup_management_type, entity, job)
+          azure_backup_protected_item_protection_state{${first_backup_states}}
+          unless on (subscription_id, resource_group, vault, backup_management_type, entity, job)
+          azure_backup_protected_item_last_recovery_point_timestamp_seconds
+        for: 1h
+        keep_firing_for: ${keep_firing_for}
+        labels:
+          severity: warning
+        annotations:
+          summary: A new Azure Backup item has no recovery point yet, long after it was configured.
+          description: >-
+            {{ $labels.entity }} ({{ $labels.backup_management_type }}) in vault {{ $labels.vault }} (resource group
+            {{ $labels.resource_group }}, subscription {{ $labels.subscription_id }}) has no recovery point yet,
+            more than two {{ $labels.backup_kind }} intervals after its protection was configured: its first
+            backup has not succeeded.
+          runbook_url: ${runbook_url_base}#azurebackupfirstbackupoverdue
+
+      - alert: AzureBackupItemNeedsAction
+        # Azure's own verdict on the item: a protection state or a health that asks for action.
+        expr: |
+          max without (instance, state) (azure_backup_protected_item_protection_state{${action_states}})
+          or
+          max without (instance, health) (azure_backup_protected_item_health{${action_health}})
+        for: 1h
+        keep_firing_for: ${keep_firing_for}
+        labels:
+          severity: warning
+        annotations:
+          summary: Azure Backup says a protected item needs action.
+          description: >-
+            Azure reports {{ $labels.entity }} ({{ $labels.backup_management_type }}) in vault {{ $labels.vault }}
+            (resource group {{ $labels.resource_group }}, subscription {{ $labels.subscription_id }}) as needing
+            action
+            {{- with printf "azure_backup_protected_item_protection_state{subscription_id=%q,resource_group=%q,vault=%q,backup_management_type=%q,entity=%q,job=%q}" $labels.subscription_id $labels.resource_group $labels.vault $labels.backup_management_type $labels.entity $labels.job | query }}: protection state {{ . | first | label "state" }}{{ end }}
+            {{- with printf "azure_backup_protected_item_health{subscription_id=%q,resource_group=%q,vault=%q,backup_management_type=%q,entity=%q,job=%q}" $labels.subscription_id $labels.resource_group $labels.vault $labels.backup_management_type $labels.entity $labels.job | query }}, health {{ . | first | label "health" }}{{ end }}.
+          runbook_url: ${runbook_url_base}#azurebackupitemneedsaction
+
+      - alert: AzureBackupProtectionStopped
+        # Protection stopped on purpose or not: no recovery point will be made. Visible, never paging: the
+        # stop itself paged (AzureBackupProtectionDisabled) while it was recent.
+        expr: |
+          max without (instance, state) (azure_backup_protected_item_protection_state{${stopped_states}})
+        for: 1h
+        keep_firing_for: ${keep_firing_for}
+        labels:
+          severity: info
+        annotations:
+          summary: Protection of an Azure Backup item is stopped.
+          description: >-
+            Protection of {{ $labels.entity }} ({{ $labels.backup_management_type }}) in vault {{ $labels.vault }}
+            (resource group {{ $labels.resource_group }}, subscription {{ $labels.subscription_id }}) is stopped:
+            no new recovery point will be made, and the retained ones expire as their policy says.
+          runbook_url: ${runbook_url_base}#azurebackupprotectionstopped
+
+      - alert: AzureBackupCompletedWithWarnings
+        # The item's last backup completed with warnings (lastBackupStatus, which keeps its value while the
+        # next backup runs), so that warnings every day are one open alert rather than one a day.
+        expr: |
+          max without (instance, status) (azure_backup_protected_item_last_backup_status{status="CompletedWithWarnings"})
+        for: 1h
+        keep_firing_for: ${keep_firing_for}
+        labels:
+          severity: info
+        annotations:
+          summary: The last Azure Backup of an item completed with warnings.
+          description: >-
+            The last backup of {{ $labels.entity }} ({{ $labels.backup_management_type }}) in vault {{ $labels.vault }}
+            (resource group {{ $labels.resource_group }}, subscription {{ $labels.subscription_id }}) completed with
+            warnings: its recovery point may be incomplete or not application-consistent.
+          runbook_url: ${runbook_url_base}#azurebackupcompletedwithwarnings
+
+      - alert: AzureBackupCompletedWithWarnings
+        # ... and after three days of it, a ticket: the warnings are not going away by themselves.
+        expr: |
+          max without (instance, status) (azure_backup_protected_item_last_backup_status{status="CompletedWithWarnings"})
+        for: 3d
+        keep_firing_for: ${keep_firing_for}
+        labels:
+          severity: warning
+        annotations:
+          summary: Every Azure Backup of an item has completed with warnings for days.
+          description: >-
+            The backups of {{ $labels.entity }} ({{ $labels.backup_management_type }}) in vault {{ $labels.vault }}
+            (resource group {{ $labels.resource_group }}, subscription {{ $labels.subscription_id }}) have completed
+            with warnings for {{ "259200" | humanizeDuration }}: its recovery points may all be incomplete or not
+            application-consistent.
+          runbook_url: ${runbook_url_base}#azurebackupcompletedwithwarnings
 
       # --- Alerts on backup jobs ---
 
@@ -162,13 +304,14 @@ groups:
         # (a newer one, running or finished, would have replaced it as the latest), and protection was
         # not stopped after it.
         expr: |
-          max without (status) (azure_backup:last_job_status:current{${failed}})
+          max without (instance, status) (azure_backup:last_job_status:current{${failed}})
           unless
           (
-            azure_backup_last_job_start_timestamp_seconds
+            max without (instance) (azure_backup_last_job_start_timestamp_seconds)
             < ignoring (operation) group_left () azure_backup:protection_stopped_timestamp_seconds
           )
         for: 30m
+        keep_firing_for: ${keep_firing_for}
         labels:
           severity: warning
         annotations:
@@ -177,133 +320,68 @@ groups:
             The latest {{ $labels.operation }} job of {{ $labels.entity }} ({{ $labels.backup_management_type }})
             in vault {{ $labels.vault }} (resource group {{ $labels.resource_group }}, subscription
             {{ $labels.subscription_id }}) failed, and no newer {{ $labels.operation }} job has run since.
-            {{- with printf "azure_backup_last_job_error_info{subscription_id=%q,resource_group=%q,vault=%q,backup_management_type=%q,entity=%q,operation=%q,job=%q,instance=%q}" $labels.subscription_id $labels.resource_group $labels.vault $labels.backup_management_type $labels.entity $labels.operation $labels.job $labels.instance | query }} Error code {{ range $i, $e := . | sortByLabel "error_code" }}{{ if $i }}, {{ end }}{{ $e.Labels.error_code }}{{ end }}.{{ end }}
+            {{- with printf "azure_backup_last_job_error_info{subscription_id=%q,resource_group=%q,vault=%q,backup_management_type=%q,entity=%q,operation=%q,job=%q}" $labels.subscription_id $labels.resource_group $labels.vault $labels.backup_management_type $labels.entity $labels.operation $labels.job | query }} Error code {{ range $i, $e := . | sortByLabel "error_code" }}{{ if $i }}, {{ end }}{{ $e.Labels.error_code }}{{ end }}.{{ end }}
           runbook_url: ${runbook_url_base}#azurebackupjobfailed
 
       - alert: AzureBackupRepeatedFailures
-        # Failures in a row: since the last success when it is within the day, else all failures of the day.
+        # Failed backups in a row since the last success, as the exporter counts them from the jobs Azure
+        # lists: a restart of the exporter or of Prometheus cannot make old failures look new. A ticket: when
+        # they cost recovery points, AzureBackupRecoveryPointOverdue pages.
         expr: |
-          (
-            azure_backup:failed_backup_jobs_since_success:1d
-            or
-            (
-              max without (status) (azure_backup:failed_backup_jobs:increase1d)
-              unless
-              (time() - azure_backup_last_success_timestamp_seconds < 86400)
-              unless
-              (
-                sum without (status) (
-                  increase(azure_backup_jobs_finished_total{${succeeded}}[1d])
-                ) > 0
-              )
-            )
-          )
+          max without (instance) (azure_backup_consecutive_failures{${backups}})
           >= ${tunable repeated_failures_count}
           unless
           (
-            azure_backup_last_job_start_timestamp_seconds
+            max without (instance) (azure_backup_last_job_start_timestamp_seconds)
             < ignoring (operation) group_left () azure_backup:protection_stopped_timestamp_seconds
           )
         for: 15m
+        keep_firing_for: ${keep_firing_for}
         labels:
-          severity: critical
+          severity: warning
         annotations:
           summary: An Azure Backup entity failed several times in a row.
           description: >-
             {{ $labels.operation }} of {{ $labels.entity }} ({{ $labels.backup_management_type }}) in vault
             {{ $labels.vault }} (resource group {{ $labels.resource_group }}, subscription {{ $labels.subscription_id }})
-            failed {{ $value | printf "%.0f" }} times in the last 24 hours without a single success in between or since.
-            {{- with printf "azure_backup_last_job_error_info{subscription_id=%q,resource_group=%q,vault=%q,backup_management_type=%q,entity=%q,operation=%q,job=%q,instance=%q}" $labels.subscription_id $labels.resource_group $labels.vault $labels.backup_management_type $labels.entity $labels.operation $labels.job $labels.instance | query }} Latest error code {{ range $i, $e := . | sortByLabel "error_code" }}{{ if $i }}, {{ end }}{{ $e.Labels.error_code }}{{ end }}.{{ end }}
+            failed {{ $value | printf "%.0f" }} times in a row without a success in between or since.
+            {{- with printf "azure_backup_last_job_error_info{subscription_id=%q,resource_group=%q,vault=%q,backup_management_type=%q,entity=%q,operation=%q,job=%q}" $labels.subscription_id $labels.resource_group $labels.vault $labels.backup_management_type $labels.entity $labels.operation $labels.job | query }} Latest error code {{ range $i, $e := . | sortByLabel "error_code" }}{{ if $i }}, {{ end }}{{ $e.Labels.error_code }}{{ end }}.{{ end }}
           runbook_url: ${runbook_url_base}#azurebackuprepeatedfailures
-
-      - alert: AzureBackupNoRecentSuccess
-        # Daily-class backups: the newest success among an entity's non-log backup operations, so that a
-        # weekly Backup (Full) beside daily Backup (Differential) is fine while the differentials succeed.
-        # The alert names the operation of that newest success. Only the backup management types whose
-        # scheduled backups Azure lists as jobs are judged: SAP HANA lists none, SQL no log backups
-        # (docs/real-data.md); the protection inventory is where databases' recovery points will come from.
-        # Quiet once protection was stopped after that success.
-        expr: |
-          (
-            time()
-            - (
-              azure_backup_last_success_timestamp_seconds{${backups}, ${not_log}, ${job_rpo}}
-              == ignoring (operation) group_left
-              max without (operation) (
-                azure_backup_last_success_timestamp_seconds{${backups}, ${not_log}, ${job_rpo}}
-              )
-            )
-            > ${tunable rpo_seconds}
-          )
-          unless
-          (
-            azure_backup_last_success_timestamp_seconds
-            < ignoring (operation) group_left () azure_backup:protection_stopped_timestamp_seconds
-          )
-        for: 15m
-        labels:
-          severity: critical
-        annotations:
-          summary: An Azure Backup entity has no recovery point within its recovery point objective.
-          description: >-
-            The last successful {{ $labels.operation }} of {{ $labels.entity }} ({{ $labels.backup_management_type }})
-            in vault {{ $labels.vault }} (resource group {{ $labels.resource_group }}, subscription
-            {{ $labels.subscription_id }}) ended {{ $value | humanizeDuration }} ago, longer ago than its
-            recovery point objective.
-          runbook_url: ${runbook_url_base}#azurebackupnorecentsuccess
-
-      - alert: AzureBackupNoSuccessInLookback
-        # The latest backup job has finished without success and no success of that operation is left in
-        # the exporter's lookback. While a job still runs, wait for its outcome.
-        expr: |
-          max without (status) (
-            azure_backup:last_job_status:current{
-              ${backups},
-              ${neither_running_nor_succeeded}
-            }
-          )
-          unless
-          azure_backup_last_success_timestamp_seconds
-          unless
-          (
-            azure_backup_last_job_start_timestamp_seconds
-            < ignoring (operation) group_left () azure_backup:protection_stopped_timestamp_seconds
-          )
-        for: 1h
-        labels:
-          severity: critical
-        annotations:
-          summary: An Azure Backup entity has backup jobs in the lookback but not one success.
-          description: >-
-            {{ $labels.operation }} of {{ $labels.entity }} ({{ $labels.backup_management_type }}) in vault
-            {{ $labels.vault }} (resource group {{ $labels.resource_group }}, subscription {{ $labels.subscription_id }})
-            has not succeeded once within the exporter's lookback.
-            {{- with printf "azure_backup_last_job_error_info{subscription_id=%q,resource_group=%q,vault=%q,backup_management_type=%q,entity=%q,operation=%q,job=%q,instance=%q}" $labels.subscription_id $labels.resource_group $labels.vault $labels.backup_management_type $labels.entity $labels.operation $labels.job $labels.instance | query }} Latest error code {{ range $i, $e := . | sortByLabel "error_code" }}{{ if $i }}, {{ end }}{{ $e.Labels.error_code }}{{ end }}.{{ end }}
-          runbook_url: ${runbook_url_base}#azurebackupnosuccessinlookback
 
       - alert: AzureBackupJobRunningTooLong
         # Elapsed time of a running job (from its start; else the duration the exporter reports for it)
         # against max(floor, factor x usual duration), or against a default when the usual is unknown.
+        # Not the first backup of an item without any recovery point yet: that one may take days
+        # (AzureBackupFirstBackupOverdue watches it).
         expr: |
-          (
+          max without (instance) (
             (
-              time() - azure_backup_last_job_start_timestamp_seconds
-              or azure_backup_last_job_duration_seconds
+              (
+                time() - azure_backup_last_job_start_timestamp_seconds
+                or azure_backup_last_job_duration_seconds
+              )
+              and ignoring (status) azure_backup:last_job_status:current{${running}}
             )
-            and ignoring (status) azure_backup:last_job_status:current{${running}}
+            >
+            (
+              clamp_min(
+                ${tunable running_too_long_factor}
+                * azure_backup:usual_job_duration_seconds,
+                ${tunable running_too_long_floor_seconds}
+              )
+              or
+              max without (status) (azure_backup_last_job_status) * 0
+              + ${tunable running_too_long_default_seconds}, when the usual duration is unknown
+            )
           )
-          >
+          unless on (subscription_id, resource_group, vault, backup_management_type, entity, job)
           (
-            clamp_min(
-              ${tunable running_too_long_factor}
-              * azure_backup:usual_job_duration_seconds,
-              ${tunable running_too_long_floor_seconds}
-            )
-            or
-            max without (status) (azure_backup_last_job_status) * 0
-            + ${tunable running_too_long_default_seconds}, when the usual duration is unknown
+            azure_backup_protected_item_info
+            unless on (subscription_id, resource_group, vault, backup_management_type, entity, job)
+            azure_backup_protected_item_last_recovery_point_timestamp_seconds
           )
         for: 15m
+        keep_firing_for: ${keep_firing_for}
         labels:
           severity: warning
         annotations:
@@ -314,72 +392,99 @@ groups:
             has been running for {{ $value | humanizeDuration }}, far longer than its jobs usually take.
           runbook_url: ${runbook_url_base}#azurebackupjobrunningtoolong
 
-      - alert: AzureBackupCompletedWithWarnings
-        expr: |
-          max without (status) (azure_backup:last_job_status:current{status="CompletedWithWarnings"})
-        for: 1h
-        labels:
-          severity: info
-        annotations:
-          summary: The latest Azure Backup job completed with warnings.
-          description: >-
-            The latest {{ $labels.operation }} job of {{ $labels.entity }} ({{ $labels.backup_management_type }})
-            in vault {{ $labels.vault }} (resource group {{ $labels.resource_group }}, subscription
-            {{ $labels.subscription_id }}) completed with warnings: the recovery point may be incomplete
-            or not application-consistent.
-            {{- with printf "azure_backup_last_job_error_info{subscription_id=%q,resource_group=%q,vault=%q,backup_management_type=%q,entity=%q,operation=%q,job=%q,instance=%q}" $labels.subscription_id $labels.resource_group $labels.vault $labels.backup_management_type $labels.entity $labels.operation $labels.job $labels.instance | query }} Error code {{ range $i, $e := . | sortByLabel "error_code" }}{{ if $i }}, {{ end }}{{ $e.Labels.error_code }}{{ end }}.{{ end }}
-          runbook_url: ${runbook_url_base}#azurebackupcompletedwithwarnings
+      # --- Security signals ---
 
       - alert: AzureBackupProtectionDisabled
-        # Any DisableBackup (stop protection) or DeleteBackupData job in the lookback, whatever its status:
-        # a failed attempt by an attacker matters as much as a successful one. Per entity from the latest-job
-        # series; from the per-vault job counts only where no entity series says it (so never twice).
+        # A DisableBackup (stop protection) or DeleteBackupData job that started recently, whatever its status:
+        # a failed attempt by an attacker matters as much as a successful one. It pages once, while the job is
+        # recent; then AzureBackupProtectionStopped keeps the stopped item visible without paging.
         expr: |
-          max without (status) (
-            azure_backup_last_job_status{${protection_stopping}} == 1
-          )
-          or
-          (
-            sum without (status) (azure_backup_jobs{${protection_stopping}}) > 0
-            unless on (subscription_id, resource_group, vault, backup_management_type, operation)
-            azure_backup_last_job_status{${protection_stopping}}
-          )
+          time() - max without (instance) (azure_backup_last_job_start_timestamp_seconds{${protection_stopping}})
+          < ${tunable protection_disabled_page_seconds}
+        keep_firing_for: ${keep_firing_for}
         labels:
           severity: critical
         annotations:
           summary: Azure Backup protection was disabled or backup data deleted.
           description: >-
-            A {{ $labels.operation }} job for {{ with $labels.entity }}{{ . }}{{ else }}protected items{{ end }}
-            ({{ $labels.backup_management_type }}) appeared in vault {{ $labels.vault }} (resource group
-            {{ $labels.resource_group }}, subscription {{ $labels.subscription_id }}): this data is losing its
-            backup protection. If nobody planned it, treat it as a possible attack.
+            A {{ $labels.operation }} job for {{ $labels.entity }} ({{ $labels.backup_management_type }}) started
+            {{ $value | humanizeDuration }} ago in vault {{ $labels.vault }} (resource group {{ $labels.resource_group }},
+            subscription {{ $labels.subscription_id }}): this data is losing its backup protection. If nobody
+            planned it, treat it as a possible attack.
           runbook_url: ${runbook_url_base}#azurebackupprotectiondisabled
+
+      - alert: AzureBackupVaultDefencesWeakened
+        # A defence of the vault against deleting its backups was on within the last day and is off now:
+        # soft delete disabled, immutability weakened (no longer locked, or disabled), multi-user authorization
+        # disabled. That is how an attacker prepares to delete backups. One alert per defence; it ends a day
+        # after the change (the dashboards keep showing the setting).
+        expr: |
+          label_replace(
+            max by (subscription_id, resource_group, vault, job) (azure_backup_vault_security_info{soft_delete="Disabled"})
+            and on (subscription_id, resource_group, vault, job)
+            max by (subscription_id, resource_group, vault, job) (max_over_time(azure_backup_vault_security_info{soft_delete=~"Enabled|AlwaysON"}[1d])),
+            "defence", "soft delete", "", ""
+          )
+          or
+          label_replace(
+            max by (subscription_id, resource_group, vault, job) (azure_backup_vault_security_info{immutability!="Locked"})
+            and on (subscription_id, resource_group, vault, job)
+            max by (subscription_id, resource_group, vault, job) (max_over_time(azure_backup_vault_security_info{immutability="Locked"}[1d]))
+            or
+            max by (subscription_id, resource_group, vault, job) (azure_backup_vault_security_info{immutability="Disabled"})
+            and on (subscription_id, resource_group, vault, job)
+            max by (subscription_id, resource_group, vault, job) (max_over_time(azure_backup_vault_security_info{immutability="Unlocked"}[1d])),
+            "defence", "immutability", "", ""
+          )
+          or
+          label_replace(
+            max by (subscription_id, resource_group, vault, job) (azure_backup_vault_security_info{multi_user_authorization="Disabled"})
+            and on (subscription_id, resource_group, vault, job)
+            max by (subscription_id, resource_group, vault, job) (max_over_time(azure_backup_vault_security_info{multi_user_authorization="Enabled"}[1d])),
+            "defence", "multi-user authorization", "", ""
+          )
+        keep_firing_for: ${keep_firing_for}
+        labels:
+          severity: critical
+        annotations:
+          summary: A defence of an Azure Recovery Services vault against deleting backups was weakened.
+          description: >-
+            The {{ $labels.defence }} of vault {{ $labels.vault }} (resource group {{ $labels.resource_group }},
+            subscription {{ $labels.subscription_id }}) was weakened within the last day: its backups are easier to
+            delete for good. If nobody planned it, treat it as a possible attack.
+          runbook_url: ${runbook_url_base}#azurebackupvaultdefencesweakened
 
       # --- Alerts on the exporter and its view of Azure ---
 
       - alert: AzureBackupVaultRefreshFailing
+        # No replica reads the vault's jobs, or none reads its protected items: the vault's alerts rest on
+        # stale data (Alertmanager mutes them while this fires).
         expr: |
-          azure_backup_vault_up == 0
-        for: 30m
+          max without (instance) (azure_backup_vault_up) == 0
+          or
+          max without (instance) (azure_backup_inventory_up) == 0
+        for: 15m
+        keep_firing_for: ${keep_firing_for}
         labels:
           severity: critical
         annotations:
-          summary: The exporter cannot read the backup jobs of an Azure Recovery Services vault.
+          summary: The exporter cannot read an Azure Recovery Services vault.
           description: >-
             Every refresh of vault {{ $labels.vault }} (resource group {{ $labels.resource_group }}, subscription
-            {{ $labels.subscription_id }}) by the exporter keeps failing: its backup alerts rest on stale data.
-            The vault may have been deleted or the exporter's access revoked.
+            {{ $labels.subscription_id }}) by the exporter keeps failing (its backup jobs or its protected items):
+            its backup alerts rest on stale data. The vault may have been deleted or the exporter's access revoked.
           runbook_url: ${runbook_url_base}#azurebackupvaultrefreshfailing
 
       - alert: AzureBackupVaultGone
         # A vault that some exporter target reported within the last day and that no target reports any more:
         # deleted, moved, or no longer listed for the exporter's identity (--subscription discovery drops it).
         # Its entities and their alerts left with it. Vault labels only, so a vault that moves to another
-        # exporter shard is not gone; the job and instance are those of its last report.
+        # exporter shard is not gone; the job is that of its last report.
         expr: |
-          max_over_time(azure_backup_vault_up[1d]) * 0 + 1
+          max without (instance) (max_over_time(azure_backup_vault_up[1d])) * 0 + 1
           unless on (subscription_id, resource_group, vault) azure_backup_vault_up
         for: 30m
+        keep_firing_for: ${keep_firing_for}
         labels:
           severity: warning
         annotations:
@@ -396,8 +501,9 @@ groups:
         # to the subscription meanwhile is not watched, and a revoked role or a deleted subscription shows here
         # first. Critical as VaultRefreshFailing: the exporter's view of the estate is frozen.
         expr: |
-          azure_backup_subscription_up == 0
+          max without (instance) (azure_backup_subscription_up) == 0
         for: 30m
+        keep_firing_for: ${keep_firing_for}
         labels:
           severity: critical
         annotations:
@@ -409,30 +515,34 @@ groups:
 
       - alert: AzureBackupApiThrottled
         expr: |
-          sum without (endpoint, code) (rate(azure_backup_api_requests_total{code="429"}[5m])) > 0
+          sum without (instance, endpoint, code) (rate(azure_backup_api_requests_total{code="429"}[5m])) > 0
           or
-          azure_backup_api_ratelimit_remaining_reads < ${tunable ratelimit_remaining_reads_min}
+          min without (instance) (azure_backup_api_ratelimit_remaining_reads) < ${tunable ratelimit_remaining_reads_min}
         for: 15m
+        keep_firing_for: ${keep_firing_for}
         labels:
           severity: warning
         annotations:
           summary: Azure Resource Manager is throttling the exporter.
           description: >-
             {{ if $labels.subscription_id }}Only {{ $value | printf "%.0f" }} ARM reads remain in subscription
-            {{ $labels.subscription_id }}'s rate-limit quota, seen by {{ $labels.instance }}.{{ else }}Azure answers
-            {{ printf "%.2f" $value }} requests per second from {{ $labels.instance }} with HTTP 429 (too many
-            requests).{{ end }} Refreshes slow down and data may be stale.
+            {{ $labels.subscription_id }}'s rate-limit quota.{{ else }}Azure answers {{ printf "%.2f" $value }}
+            requests per second of the exporter (job {{ $labels.job }}) with HTTP 429 (too many requests).{{ end }}
+            Refreshes slow down and data may be stale.
           runbook_url: ${runbook_url_base}#azurebackupapithrottled
 
       - alert: AzureBackupExporterDown
-        # Targets of the job "${job_name}" that fail, and targets of any job that served the exporter's
-        # build_info within the day and now fail. "Absent": no such target and no series of the exporter at all
-        # (so a healthy exporter scraped under another job name is not reported absent). Set job_name in
+        # No target of the job "${job_name}" answers, nor any target of another job that served the exporter's
+        # build_info within the day; or no such target exists and no series of the exporter at all (so a
+        # healthy exporter scraped under another job name is not reported absent). One alert per job, whatever
+        # the number of replicas: every backup alert is blind while it lasts. Set job_name in
         # mixin/vocabulary.py if your scrape config names the job differently.
         expr: |
-          up{${exporter_job}} == 0
-          or
-          up == 0 and on (job, instance) max_over_time(azure_backup_exporter_build_info[1d])
+          max by (job) (
+            up{${exporter_job}}
+            or
+            up and on (job, instance) max_over_time(azure_backup_exporter_build_info[1d])
+          ) == 0
           or
           (
             absent(up{${exporter_job}})
@@ -442,13 +552,35 @@ groups:
             unless on () (up == 0 and on (job, instance) max_over_time(azure_backup_exporter_build_info[1d]))
           )
         for: 15m
+        keep_firing_for: ${keep_firing_for}
         labels:
           severity: critical
         annotations:
           summary: Prometheus cannot scrape azure-backup-exporter.
           description: >-
-            {{ if $labels.instance }}Prometheus cannot scrape {{ $labels.instance }} (job {{ $labels.job }}){{ else }}No
-            target of job {{ $labels.job }} exists in Prometheus{{ end }}: no backup alert can fire while it lasts.
+            No target of job {{ $labels.job }} answers, or none exists: no backup alert can fire while it lasts.
+          runbook_url: ${runbook_url_base}#azurebackupexporterdown
+
+      - alert: AzureBackupExporterDown
+        # One replica down while another target of the same job serves the exporter's metrics: the alerts go
+        # on from the others, so a ticket rather than a page.
+        expr: |
+          (
+            up{${exporter_job}} == 0
+            or
+            up == 0 and on (job, instance) max_over_time(azure_backup_exporter_build_info[1d])
+          )
+          and on (job)
+          max by (job) (up{${exporter_job}} or up and on (job, instance) azure_backup_exporter_build_info) == 1
+        for: 15m
+        keep_firing_for: ${keep_firing_for}
+        labels:
+          severity: warning
+        annotations:
+          summary: A replica of azure-backup-exporter cannot be scraped.
+          description: >-
+            Prometheus cannot scrape {{ $labels.instance }} (job {{ $labels.job }}), while another target of the
+            job still serves the exporter's metrics: the backup alerts go on from it, with one replica less.
           runbook_url: ${runbook_url_base}#azurebackupexporterdown
 """
 
@@ -462,14 +594,20 @@ def selectors(vocabulary: Vocabulary) -> dict[str, str]:
         "exporter_job": f"job={promql_string(vocabulary.job_name)}",
         # A raw string (backticks), so that the regex reads as Azure's names: `Backup( \(.+\))?`.
         "backups": f"operation=~`{vocabulary.backup_operations}`",
-        "job_rpo": f"backup_management_type=~{promql_string(alternatives(vocabulary.job_rpo_management_types))}",
-        "not_log": f"operation!={promql_string(vocabulary.log_backup_operation)}",
         "failed": f"status={promql_string(vocabulary.failed_status)}",
         "running": f"status=~{promql_string(alternatives(running))}",
         "succeeded": f"status=~{promql_string(alternatives(succeeded))}",
         "neither_running_nor_succeeded": f"status!~{promql_string(alternatives(running + succeeded))}",
         "protection_stopping":
             f"operation=~{promql_string(alternatives(vocabulary.protection_stopping_operations))}",
+        "unlisted_schedule": "backup_management_type=~"
+            + promql_string(alternatives(vocabulary.unlisted_schedule_management_types)),
+        "stopped_states": f"state=~{promql_string(alternatives(vocabulary.stopped_protection_states))}",
+        "action_states": f"state=~{promql_string(alternatives(vocabulary.action_protection_states))}",
+        "action_health": f"health=~{promql_string(alternatives(vocabulary.action_health_values))}",
+        "configure": f"operation={promql_string(vocabulary.configure_operation)}",
+        "first_backup_states": f"state=~{promql_string(alternatives(vocabulary.first_backup_pending_states))}",
+        "keep_firing_for": vocabulary.keep_firing_for,
         "runbook_url_base": vocabulary.runbook_url_base,
     }
 

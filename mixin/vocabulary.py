@@ -39,11 +39,17 @@ class Vocabulary:
     # for SQL; no scheduled HANA job at all), so a `Backup (Log)` seen is an ad hoc one: it says nothing of
     # the schedule, and no objective is judged on it (docs/real-data.md).
     log_backup_operation: str = "Backup (Log)"
-    # Backup management types whose scheduled backups Azure lists as jobs, so that their absence means a
-    # missed backup (AzureBackupNoRecentSuccess). AzureWorkload is left out: SAP HANA lists no scheduled
-    # job, and SQL lists only its full and differential backups, weekly under many valid policies. Add
-    # AzureWorkload where every database has a daily full or differential backup and none is SAP HANA.
-    job_rpo_management_types: tuple[str, ...] = ("AzureIaasVM", "AzureStorage", "MAB", "DPM", "AzureSql")
+    # Backup management types whose items carry no policy Azure lists (MARS agents, DPM and MABS servers):
+    # their schedules live on the server, so the exporter knows no interval for them. Their recovery point
+    # objective assumes unlisted_schedule_interval_seconds (a daily schedule) instead.
+    unlisted_schedule_management_types: tuple[str, ...] = ("MAB", "DPM", "AzureBackupServer")
+    # Protection states and health values that ask a person to act (AzureBackupItemNeedsAction, a ticket):
+    # Azure says so itself, while the previous recovery points still exist.
+    action_protection_states: tuple[str, ...] = ("ProtectionError", "BackupsSuspended")
+    action_health_values: tuple[str, ...] = ("ActionRequired", "Unhealthy", "NotReachable")
+    # Protection states of an item whose first backup (the initial replication) has not completed yet: only
+    # such an item can be a first backup overdue (AzureBackupFirstBackupOverdue).
+    first_backup_pending_states: tuple[str, ...] = ("IRPending",)
     # Operations that stop protection of an entity (DeleteBackupData also deletes its backup data): they
     # fire AzureBackupProtectionDisabled, and older jobs and successes are no longer expected to be followed
     # by new backups.
@@ -55,18 +61,33 @@ class Vocabulary:
     success_statuses: tuple[str, ...] = ("Completed", "CompletedWithWarnings")
     # The status of a failed job.
     failed_status: str = "Failed"
+    # The operation that configures protection of an item: the start of its latest one is when a new item's
+    # first backup became due (AzureBackupFirstBackupOverdue).
+    configure_operation: str = "ConfigureBackup"
+    # How long an alert keeps firing after its condition stopped holding (Prometheus' keep_firing_for), on
+    # every alert: an exporter restart, a scrape gap or a lost series then never resolves an alert that
+    # would fire again minutes later, which would page twice for one problem. Longer than the scrape gaps
+    # to ride out (10 minutes) plus a scrape or two; every resolution comes this much later.
+    keep_firing_for: str = "15m"
     # Where docs/runbooks.md lives: each alert's runbook_url is this, `#`, and the alert's name in lower
     # case. A placeholder: point it at your own copy (alerts/tests/ expect the placeholder).
     runbook_url_base: str = "https://github.com/example-org/azure-backup-exporter/blob/main/docs/runbooks.md"
 
     # --- thresholds of the alerts (each is `# tunable: <name>` in alerts/azure-backup.rules.yaml) ----------
 
-    # The longest an entity (of job_rpo_management_types) may go without a successful non-log backup
-    # (AzureBackupNoRecentSuccess): a daily schedule plus 2 h of slack for a slow or late job. The
-    # dashboards colour the time since the last success orange past it, and default their RPO choice to it.
+    # The longest an entity may go without a successful non-log backup job, on the dashboards: a daily
+    # schedule plus 2 h of slack. They colour the time since the last success orange past it, and default
+    # their RPO choice to it. (The alerts judge each item by its own interval and rpo_slack_seconds.)
     rpo_seconds: int = 26 * 3600
-    # Failed backups in a row (no success between them or since), within 24 h, that make
-    # AzureBackupRepeatedFailures fire: one failure is JobFailed's, three are a pattern worth a page.
+    # The interval assumed for items of unlisted_schedule_management_types (no policy listed): daily.
+    unlisted_schedule_interval_seconds: int = 86400
+    # AzureBackupProtectionDisabled pages while the DisableBackup or DeleteBackupData job started less than
+    # this long ago: long enough to be seen and acted on, short enough that a week-old stop does not page
+    # all week (AzureBackupProtectionStopped keeps the stopped item visible, without paging).
+    protection_disabled_page_seconds: int = 6 * 3600
+    # Failed backups in a row (no success between them or since, among the jobs of the exporter's lookback:
+    # azure_backup_consecutive_failures) that make AzureBackupRepeatedFailures fire, a ticket (the recovery
+    # point alert is what pages): one failure is JobFailed's, three are a pattern that will not clear.
     repeated_failures_count: int = 3
     # AzureBackupJobRunningTooLong: a running job is too long past this many times the usual duration of the
     # entity's jobs (the longest success of 7 days), far enough not to react to normal variation.
@@ -125,6 +146,10 @@ class Vocabulary:
         if "`" in self.backup_operations:
             raise VocabularyError(
                 "backup_operations: expected a regex without a backtick (the rules quote it in backticks)"
+            )
+        if not re.fullmatch(r"([0-9]+(ms|[smhdwy]))+", self.keep_firing_for):
+            raise VocabularyError(
+                f"keep_firing_for: expected a Prometheus duration such as 15m, got {self.keep_firing_for!r}"
             )
         if not backups.fullmatch(self.log_backup_operation):
             raise VocabularyError(

@@ -38,8 +38,9 @@ def require_tool(*names: str) -> str:
     )
 
 
-def run(command: Sequence[str], cwd: Path = REPO, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run a tool to completion, capturing its output as text."""
+def run(command: Sequence[str], cwd: Path = REPO, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """Run a tool to completion, capturing its output as text. The timeout is generous: promtool takes about
+    a minute for the whole of alerts/tests on a busy 2-core machine (histories of days, 5-minute steps)."""
     return subprocess.run(
         list(command), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )

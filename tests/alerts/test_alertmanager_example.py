@@ -19,7 +19,6 @@ from .conftest import ALERTMANAGER_EXAMPLE, run
 
 VAULT_1 = {"subscription_id": "s1", "resource_group": "rg", "vault": "rsv-1"}
 VAULT_2 = {"subscription_id": "s1", "resource_group": "rg", "vault": "rsv-2"}
-SCRAPE = {"job": "azure-backup-exporter", "instance": "exporter:10000"}
 
 
 def entity(vault: dict[str, str], name: str, operation: str = "Backup") -> dict[str, str]:
@@ -35,7 +34,7 @@ def test_amtool_accepts_the_example(amtool: str) -> None:
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [
-        (["severity=critical", "alertname=AzureBackupNoRecentSuccess", "vault=rsv-1"], "pager"),
+        (["severity=critical", "alertname=AzureBackupRecoveryPointOverdue", "vault=rsv-1"], "pager"),
         (["severity=critical", "alertname=AzureBackupExporterDown", "job=azure-backup-exporter"], "pager"),
         (["severity=warning", "alertname=AzureBackupJobFailed", "vault=rsv-1"], "ticket"),
         (["severity=info", "alertname=AzureBackupCompletedWithWarnings", "vault=rsv-1"], "ticket"),
@@ -99,68 +98,68 @@ def muted_alerts(alertmanager: str, sent: list[dict[str, object]], expected: set
     return muted
 
 
-def test_a_replica_down_or_blind_to_a_vault_mutes_its_own_alerts_only(alertmanager: str) -> None:
-    replica_a = {"job": "azure-backup-exporter", "instance": "exporter-a:10000"}
-    replica_b = {"job": "azure-backup-exporter", "instance": "exporter-b:10000"}
+def item(vault: dict[str, str], name: str) -> dict[str, str]:
+    return {**vault, "backup_management_type": "AzureIaasVM", "entity": name, "backup_kind": "backup"}
+
+
+JOB = {"job": "azure-backup-exporter"}
+DISABLE_BACKUP_1 = entity(VAULT_1, "vm-c", "DisableBackup")
+DELETE_2 = entity(VAULT_2, "vm-g", "DeleteBackupData")
+
+
+def test_one_replica_down_mutes_nothing_and_all_replicas_down_mute_the_job(alertmanager: str) -> None:
+    other = {"job": "azure-backup-exporter-eu"}
     sent = [
-        # Replica A cannot be scraped: its (stale) alerts are muted, replica B's are not.
-        alert("AzureBackupExporterDown", "critical", replica_a),
-        alert("AzureBackupJobFailed", "warning", {**replica_a, **entity(VAULT_1, "vm-a")}),
-        alert("AzureBackupJobFailed", "warning", {**replica_b, **entity(VAULT_1, "vm-a")}),
-        # Replica B cannot read vault rsv-2 (its role there was removed): B's alerts on rsv-2 are muted,
-        # those of replica C, which reads rsv-2 fine, are not.
-        alert("AzureBackupVaultRefreshFailing", "critical", {**replica_b, **VAULT_2}),
-        alert("AzureBackupNoRecentSuccess", "critical", {**replica_b, **entity(VAULT_2, "vm-x")}),
-        alert(
-            "AzureBackupNoRecentSuccess",
-            "critical",
-            {"job": "azure-backup-exporter", "instance": "exporter-c:10000", **entity(VAULT_2, "vm-x")},
-        ),
+        # One replica of this job is down (a ticket): the alerts, served by the other replica, go on.
+        alert("AzureBackupExporterDown", "warning", {**JOB, "instance": "exporter-a:10000"}),
+        alert("AzureBackupJobFailed", "warning", {**JOB, **entity(VAULT_1, "vm-a")}),
+        # No replica of the other job answers: its alerts are stale and muted.
+        alert("AzureBackupExporterDown", "critical", other),
+        alert("AzureBackupRecoveryPointOverdue", "critical", {**other, **item(VAULT_2, "vm-f")}),
+        alert("AzureBackupProtectionDisabled", "critical", {**other, **DELETE_2}),
     ]
-    expected = {
-        ("AzureBackupJobFailed", replica_a["job"], "rsv-1", "vm-a", replica_a["instance"]),
-        ("AzureBackupNoRecentSuccess", replica_b["job"], "rsv-2", "vm-x", replica_b["instance"]),
-    }
+    expected = {("AzureBackupRecoveryPointOverdue", other["job"], "rsv-2", "vm-f", "")}
     assert muted_alerts(alertmanager, sent, expected) == expected
 
 
-DISABLE_BACKUP_1 = entity(VAULT_1, "vm-c", "DisableBackup")
-
-
-def test_inhibitions_mute_entity_alerts_of_a_dark_vault_or_exporter_but_never_protection_alerts(
+def test_inhibitions_mute_item_alerts_of_a_dark_vault_and_tickets_under_a_page_but_never_security_alerts(
     alertmanager: str,
 ) -> None:
-    other_exporter = {"job": "azure-backup-exporter-eu", "instance": "exporter-eu:10000"}
     sent = [
-        # Vault rsv-1 cannot be read: its entity alerts are stale and muted, the security alert is not.
-        alert("AzureBackupVaultRefreshFailing", "critical", {**SCRAPE, **VAULT_1}),
-        alert("AzureBackupNoRecentSuccess", "critical", {**SCRAPE, **entity(VAULT_1, "vm-a")}),
-        alert("AzureBackupJobRunningTooLong", "warning", {**SCRAPE, **entity(VAULT_1, "vm-b")}),
-        alert("AzureBackupProtectionDisabled", "critical", {**SCRAPE, **DISABLE_BACKUP_1}),
-        # Vault rsv-2 is fine: a critical alert on vm-d mutes the warning on vm-d only.
-        alert("AzureBackupNoRecentSuccess", "critical", {**SCRAPE, **entity(VAULT_2, "vm-x")}),
-        alert("AzureBackupNoSuccessInLookback", "critical", {**SCRAPE, **entity(VAULT_2, "vm-d")}),
-        alert("AzureBackupJobFailed", "warning", {**SCRAPE, **entity(VAULT_2, "vm-d")}),
-        alert("AzureBackupJobFailed", "warning", {**SCRAPE, **entity(VAULT_2, "vm-e")}),
-        # Another exporter is down: its alerts are muted, those of this exporter are not.
-        alert("AzureBackupExporterDown", "critical", {"job": other_exporter["job"]}),
-        alert("AzureBackupJobFailed", "warning", {**other_exporter, **entity(VAULT_2, "vm-f")}),
+        # No replica can read vault rsv-1: its item alerts are stale and muted, the security alerts are not.
+        alert("AzureBackupVaultRefreshFailing", "critical", {**JOB, **VAULT_1}),
+        alert("AzureBackupRecoveryPointOverdue", "critical", {**JOB, **item(VAULT_1, "vm-a")}),
+        alert("AzureBackupJobRunningTooLong", "warning", {**JOB, **entity(VAULT_1, "vm-b")}),
+        alert("AzureBackupProtectionDisabled", "critical", {**JOB, **DISABLE_BACKUP_1}),
+        alert("AzureBackupVaultDefencesWeakened", "critical", {**JOB, **VAULT_1, "defence": "soft delete"}),
+        # Vault rsv-2 is readable: the page on vm-d mutes the tickets on vm-d only.
+        alert("AzureBackupRecoveryPointOverdue", "critical", {**JOB, **item(VAULT_2, "vm-d")}),
+        alert("AzureBackupRecoveryPointOverdue", "warning", {**JOB, **item(VAULT_2, "vm-d")}),
+        alert("AzureBackupJobFailed", "warning", {**JOB, **entity(VAULT_2, "vm-d")}),
+        alert("AzureBackupJobFailed", "warning", {**JOB, **entity(VAULT_2, "vm-e")}),
+        # vm-e's failed job is the ticket; Azure's "action required" on it is redundant.
+        alert("AzureBackupItemNeedsAction", "warning", {**JOB, **item(VAULT_2, "vm-e")}),
+        # Three days of warnings: the ticket replaces the info note.
+        alert("AzureBackupCompletedWithWarnings", "warning", {**JOB, **item(VAULT_2, "vm-w")}),
+        alert("AzureBackupCompletedWithWarnings", "info", {**JOB, **item(VAULT_2, "vm-w")}),
     ]
-    response = requests.post(f"{alertmanager}/api/v2/alerts", json=sent, timeout=10)
-    assert response.status_code == 200, response.text
-
-    expected_muted = {
-        ("AzureBackupNoRecentSuccess", SCRAPE["job"], "rsv-1", "vm-a"),
-        ("AzureBackupJobRunningTooLong", SCRAPE["job"], "rsv-1", "vm-b"),
-        ("AzureBackupJobFailed", SCRAPE["job"], "rsv-2", "vm-d"),
-        ("AzureBackupJobFailed", other_exporter["job"], "rsv-2", "vm-f"),
+    expected = {
+        ("AzureBackupRecoveryPointOverdue", JOB["job"], "rsv-1", "vm-a", ""),
+        ("AzureBackupJobRunningTooLong", JOB["job"], "rsv-1", "vm-b", ""),
+        ("AzureBackupRecoveryPointOverdue", JOB["job"], "rsv-2", "vm-d", ""),
+        ("AzureBackupJobFailed", JOB["job"], "rsv-2", "vm-d", ""),
+        ("AzureBackupItemNeedsAction", JOB["job"], "rsv-2", "vm-e", ""),
+        ("AzureBackupCompletedWithWarnings", JOB["job"], "rsv-2", "vm-w", ""),
     }
-    deadline = time.monotonic() + 30
-    while True:
-        received = requests.get(f"{alertmanager}/api/v2/alerts", timeout=10).json()
-        muted = {key(a["labels"]) for a in received if a["status"]["inhibitedBy"]}
-        if len(received) == len(sent) and muted == expected_muted or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert len(received) == len(sent)
-    assert muted == expected_muted
+    assert muted_alerts(alertmanager, sent, expected) == expected
+    # The alerts of vm-d, and those of vm-w, differ by severity only: the lower one is muted.
+    received = requests.get(f"{alertmanager}/api/v2/alerts", timeout=10).json()
+    muted_severities = {
+        (a["labels"]["alertname"], a["labels"].get("entity", ""), a["labels"]["severity"])
+        for a in received
+        if a["status"]["inhibitedBy"]
+    }
+    assert ("AzureBackupRecoveryPointOverdue", "vm-d", "warning") in muted_severities
+    assert ("AzureBackupRecoveryPointOverdue", "vm-d", "critical") not in muted_severities
+    assert ("AzureBackupCompletedWithWarnings", "vm-w", "info") in muted_severities
+    assert ("AzureBackupCompletedWithWarnings", "vm-w", "warning") not in muted_severities

@@ -27,6 +27,18 @@ class SimulatorControl:
     def subscriptions(self) -> list[str]:
         return self._call("GET", "estate")["subscriptions"]
 
+    def vaults(self) -> list[str]:
+        """Resource ids of every vault of the estate."""
+        return self._call("GET", "estate")["vaults"]
+
+    def stop_item(self, vault: str, item: str, delete_data: bool = False) -> dict[str, Any]:
+        """Stop protection of a generated item: a DisableBackup job (and DeleteBackupData, `delete_data`)."""
+        return self._call("POST", "items/stop", {"vault": vault, "item": item, "delete_data": delete_data})
+
+    def set_vault_settings(self, vault: str, **settings: str) -> dict[str, Any]:
+        """Change vault settings as an attacker with its rights would (`soft_delete="Disabled"`)."""
+        return self._call("POST", "vaults/settings", {"vault": vault, **settings})
+
     def add_vault(self, name: str, subscription: str | None = None) -> str:
         """Add an empty vault; returns its resource id."""
         body = {

@@ -24,7 +24,6 @@ import pytest
 import yaml
 from azure_backup_simulator import Simulator, SimulatorConfig
 from support.alertmanager import EXAMPLE_CONFIG, derive_alertmanager_config
-from support.net import wait_until
 from support.webhook import ReceivedAlert, WebhookReceiver
 
 from e2e.control import SimulatorControl
@@ -50,9 +49,15 @@ HEALTHY_SQL_POLICY = (
 )
 
 
-def shipped_alerts() -> dict[str, dict[str, Any]]:
+def shipped_alerts() -> dict[tuple[str, str], dict[str, Any]]:
+    """The shipped alerting rules by name and severity (an alert may have a warning and a critical rule)."""
     groups = yaml.safe_load(SHIPPED_RULES.read_text())["groups"]
-    return {rule["alert"]: rule for group in groups for rule in group["rules"] if "alert" in rule}
+    return {
+        (rule["alert"], rule["labels"]["severity"]): rule
+        for group in groups
+        for rule in group["rules"]
+        if "alert" in rule
+    }
 
 
 @dataclass
@@ -61,14 +66,11 @@ class Scenarios:
 
     healthy: str
     failed: str
-    stale: str
     stuck: str
     disabled: str
     deleted: str
     revoked: str
     throttled: str
-    warnings: str
-    never_succeeded: str
     flaky: str
 
 
@@ -183,9 +185,6 @@ def seed_scenarios(control: SimulatorControl) -> Scenarios:
         error_title="The VM agent is unable to communicate with Azure Backup.",
     )
 
-    # The last success ended 27 h ago: outside the 26 h recovery point objective.
-    control.add_job(vaults.stale, "vm-db-01", "Completed", started_ago=27 * HOUR + 1800, ended_ago=27 * HOUR)
-
     # Running for 13 h, with no usual duration known: over the 12 h default.
     control.add_job(vaults.stuck, "vm-files-01", "InProgress", started_ago=13 * HOUR)
 
@@ -209,23 +208,8 @@ def seed_scenarios(control: SimulatorControl) -> Scenarios:
     for vault in (vaults.deleted, vaults.revoked, vaults.throttled):
         control.add_job(vault, "vm-01", "Completed", started_ago=HOUR, ended_ago=HOUR - 600)
 
-    control.add_job(
-        vaults.warnings, "vm-warn-01", "CompletedWithWarnings", started_ago=2 * HOUR, ended_ago=2 * HOUR - 600
-    )
-
-    # Backups in the lookback, not one success: the critical alert, and the failed-job warning inhibited.
-    for started_ago in (26 * HOUR, 2 * HOUR):
-        control.add_job(
-            vaults.never_succeeded,
-            "vm-new-01",
-            "Failed",
-            started_ago=started_ago,
-            ended_ago=started_ago - 300,
-            error_code=ERROR_CODE,
-        )
-
-    # Last success 25 h ago (within the RPO, not within a day), then failures: the first one now,
-    # two more once Prometheus watches (`add_repeated_failures`), as the failure count is an increase.
+    # Last success 25 h ago, then failures: the first one now, two more once Prometheus watches
+    # (`add_repeated_failures`): the exporter's count of failures in a row goes 1, then 3.
     control.add_job(
         vaults.flaky, "vm-flaky-01", "Completed", started_ago=25 * HOUR, ended_ago=25 * HOUR - 900
     )
@@ -287,7 +271,9 @@ def e2e() -> Iterator[EndToEnd]:
         add_repeated_failures(control, vaults)
         control.set_faults(deleted_vaults=[vaults.deleted], revoked_vaults=[vaults.revoked])
         load_rules_now(
-            stack.prometheus, rule_file, derive_test_rules(SHIPPED_RULES.read_text(), {}, TEST_FOR)
+            stack.prometheus,
+            rule_file,
+            derive_test_rules(SHIPPED_RULES.read_text(), {}, TEST_FOR, keep_firing_for=TEST_FOR),
         )
         yield EndToEnd(stack, webhook, control, vaults, running)
 
@@ -302,8 +288,8 @@ def assert_notification(
     severity: str,
 ) -> None:
     """The labels and annotations a person paged by this alert relies on."""
-    rule = shipped_alerts()[alertname]
-    assert alert.labels["severity"] == severity == rule["labels"]["severity"]
+    rule = shipped_alerts()[(alertname, severity)]
+    assert alert.labels["severity"] == severity
     assert alert.receiver == RECEIVER_OF_SEVERITY[severity]
     assert alert.labels["vault"] == vault
     assert alert.labels["resource_group"] == "rg-e2e"
@@ -327,18 +313,6 @@ def test_failed_backup_reaches_the_ticket_receiver_with_vault_entity_and_error_c
     assert alert.labels["backup_management_type"] == "AzureIaasVM"
     # that job's errorTitle is a sentence, not a name: error_code falls back to Azure's integer
     assert f"Error code {ERROR_CODE}." in alert.annotations["description"]
-
-
-def test_entity_outside_its_recovery_point_objective_pages(e2e: EndToEnd) -> None:
-    vault = name_of(e2e.vaults.stale)
-    alert = e2e.wait_for_notification(
-        "AzureBackupNoRecentSuccess",
-        vault=vault,
-        entity="vm-db-01",
-        operation="Backup",
-        severity="critical",
-    )
-    assert "ended 1d 3h" in alert.annotations["description"]
 
 
 def test_job_running_far_too_long_opens_a_ticket(e2e: EndToEnd) -> None:
@@ -392,53 +366,17 @@ def test_deleted_and_revoked_vaults_page_while_the_others_keep_reporting(e2e: En
     assert any(revoked in line and "AuthorizationFailed" in line for line in log)
 
 
-def test_completed_with_warnings_opens_a_low_priority_ticket(e2e: EndToEnd) -> None:
-    vault = name_of(e2e.vaults.warnings)
-    e2e.wait_for_notification(
-        "AzureBackupCompletedWithWarnings",
-        vault=vault,
-        entity="vm-warn-01",
-        operation="Backup",
-        severity="info",
-    )
-
-
-def test_no_success_in_lookback_pages_and_holds_back_the_failed_job_warning(e2e: EndToEnd) -> None:
-    vault = name_of(e2e.vaults.never_succeeded)
-    alert = e2e.wait_for_notification(
-        "AzureBackupNoSuccessInLookback",
-        vault=vault,
-        entity="vm-new-01",
-        operation="Backup",
-        severity="critical",
-    )
-    assert f"Latest error code {ERROR_NAME}." in alert.annotations["description"]
-    # Prometheus fires AzureBackupJobFailed too. The shipped inhibition holds it back while the critical
-    # alert lasts (it may have been notified before that: in production it fires 30 min earlier).
-    held_back = wait_until(
-        lambda: [
-            a
-            for a in e2e.stack.alertmanager.alerts()
-            if a["labels"]["alertname"] == "AzureBackupJobFailed"
-            and a["labels"]["vault"] == vault
-            and a["status"]["inhibitedBy"]
-        ],
-        timeout=ALERT_TIMEOUT,
-        what="AzureBackupJobFailed held back by the inhibition",
-    )
-    assert held_back[0]["status"]["state"] == "suppressed"
-
-
-def test_repeated_failures_page(e2e: EndToEnd) -> None:
+def test_repeated_failures_open_a_ticket(e2e: EndToEnd) -> None:
     vault = name_of(e2e.vaults.flaky)
     alert = e2e.wait_for_notification(
         "AzureBackupRepeatedFailures",
         vault=vault,
         entity="vm-flaky-01",
         operation="Backup",
-        severity="critical",
+        severity="warning",
     )
-    assert "times in the last 24 hours without a single success" in alert.annotations["description"]
+    assert "failed 3 times in a row without a success" in alert.annotations["description"]
+    assert f"Latest error code {ERROR_NAME}." in alert.annotations["description"]
 
 
 def test_a_later_success_resolves_the_failed_backup_alert(e2e: EndToEnd) -> None:
@@ -490,9 +428,9 @@ def test_hard_throttling_keeps_the_exporter_serving_and_loses_no_job(e2e: EndToE
     e2e.control.add_job(e2e.vaults.throttled, "vm-02", "Completed", started_ago=300, ended_ago=30)
     e2e.control.finish_job(e2e.running_in_throttled_vault, "Completed")
     alert = e2e.wait_for_alert("AzureBackupApiThrottled")
-    rule = shipped_alerts()["AzureBackupApiThrottled"]
+    rule = shipped_alerts()[("AzureBackupApiThrottled", "warning")]
     assert alert.labels["severity"] == "warning" and alert.receiver == "ticket"
-    assert alert.labels["instance"] == e2e.stack.exporter.address
+    assert alert.labels["job"] == SCRAPE_JOB and "instance" not in alert.labels
     assert alert.annotations["summary"] == rule["annotations"]["summary"]
     assert alert.annotations["runbook_url"] == rule["annotations"]["runbook_url"]
     assert "with HTTP 429 (too many requests)" in alert.annotations["description"]
@@ -532,14 +470,12 @@ def test_hard_throttling_keeps_the_exporter_serving_and_loses_no_job(e2e: EndToE
 
 
 def test_stopped_exporter_pages(e2e: EndToEnd) -> None:
-    address = e2e.stack.exporter.address
     e2e.stack.exporter.stop()
-    alert = e2e.wait_for_alert("AzureBackupExporterDown", instance=address)
-    rule = shipped_alerts()["AzureBackupExporterDown"]
-    assert alert.labels["job"] == SCRAPE_JOB
-    assert alert.labels["severity"] == "critical" and alert.receiver == "pager"
+    # The only replica is down: one page for the job, naming no instance.
+    alert = e2e.wait_for_alert("AzureBackupExporterDown", severity="critical")
+    rule = shipped_alerts()[("AzureBackupExporterDown", "critical")]
+    assert alert.labels["job"] == SCRAPE_JOB and "instance" not in alert.labels
+    assert alert.receiver == "pager"
     assert alert.annotations["summary"] == rule["annotations"]["summary"]
     assert alert.annotations["runbook_url"] == rule["annotations"]["runbook_url"]
-    assert alert.annotations["description"].startswith(
-        f"Prometheus cannot scrape {address} (job {SCRAPE_JOB})"
-    )
+    assert alert.annotations["description"].startswith(f"No target of job {SCRAPE_JOB} answers")

@@ -23,9 +23,14 @@ AMTOOL = "/usr/bin/amtool"
 WAITS = {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}
 
 
-def rules_by_name(text: str) -> dict[str, dict[str, Any]]:
+def rules_by_name(text: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Rules by name and severity (an alert may have a warning and a critical rule)."""
     groups = yaml.safe_load(text)["groups"]
-    return {rule.get("alert") or rule["record"]: rule for group in groups for rule in group["rules"]}
+    return {
+        (rule.get("alert") or rule["record"], rule.get("labels", {}).get("severity", "")): rule
+        for group in groups
+        for rule in group["rules"]
+    }
 
 
 def without(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -42,9 +47,9 @@ def test_derived_rules_change_only_the_for_lines() -> None:
 
     shipped_rules, derived_rules = rules_by_name(shipped), rules_by_name(derived)
     assert list(derived_rules) == list(shipped_rules)
-    for name, rule in derived_rules.items():
-        assert without(rule, "for") == without(shipped_rules[name], "for"), name
-        if "for" in shipped_rules[name]:
+    for (name, severity), rule in derived_rules.items():
+        assert without(rule, "for") == without(shipped_rules[(name, severity)], "for"), name
+        if "for" in shipped_rules[(name, severity)]:
             assert rule["for"] == ("7s" if name == "AzureBackupExporterDown" else "2s"), name
         else:
             assert "for" not in rule, name
@@ -54,19 +59,27 @@ def test_derived_rules_change_only_the_for_lines() -> None:
 def test_without_a_default_only_the_named_alerts_change() -> None:
     shipped = SHIPPED_RULES.read_text()
     derived = rules_by_name(derive_test_rules(shipped, {"AzureBackupJobFailed": "3s"}))
-    for name, rule in rules_by_name(shipped).items():
+    for (name, severity), rule in rules_by_name(shipped).items():
         expected = "3s" if name == "AzureBackupJobFailed" else rule.get("for")
-        assert derived[name].get("for") == expected, name
+        assert derived[(name, severity)].get("for") == expected, name
+
+
+def test_keep_firing_for_changes_only_when_asked() -> None:
+    shipped = SHIPPED_RULES.read_text()
+    derived = derive_test_rules(shipped, {}, keep_firing_for="3s")
+    changed = [(a, b) for a, b in zip(shipped.splitlines(), derived.splitlines(), strict=True) if a != b]
+    assert changed and all(b.strip() == "keep_firing_for: 3s" for _, b in changed)
+    assert len(changed) == sum("keep_firing_for" in rule for rule in rules_by_name(shipped).values())
 
 
 def test_a_tunable_changes_only_its_number() -> None:
     shipped = SHIPPED_RULES.read_text()
-    derived = derive_test_rules(shipped, {}, tunables={"rpo_seconds": 60})
+    derived = derive_test_rules(shipped, {}, tunables={"rpo_slack_seconds": 60})
     changed = [(a, b) for a, b in zip(shipped.splitlines(), derived.splitlines(), strict=True) if a != b]
     assert changed == [
-        (line, line.replace("93600  # tunable", "60  # tunable"))
+        (line, line.replace("7200  # tunable", "60  # tunable"))
         for line in shipped.splitlines()
-        if "# tunable: rpo_seconds" in line
+        if "# tunable: rpo_slack_seconds" in line
     ]
     assert len(changed) == 1
 
@@ -85,7 +98,8 @@ def test_unknown_alert_or_tunable_is_an_error_not_a_silent_production_value() ->
 def test_derived_rules_pass_promtool() -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / SHIPPED_RULES.name
-        path.write_text(derive_test_rules(SHIPPED_RULES.read_text(), {}, "2s", {"rpo_seconds": 60}))
+        shipped = SHIPPED_RULES.read_text()
+        path.write_text(derive_test_rules(shipped, {}, "2s", {"rpo_slack_seconds": 60}, keep_firing_for="2s"))
         result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
