@@ -149,9 +149,7 @@ def test_only_items_that_missed_recovery_points_page(estate: Estate) -> None:
 
 def test_a_stopped_item_stays_visible_as_a_low_priority_ticket(estate: Estate) -> None:
     stopped = next(
-        entity
-        for entity in estate.entities()
-        if entity.stopped_at is not None and entity.deleted_at is None
+        entity for entity in estate.entities() if entity.stopped_at is not None and entity.deleted_at is None
     )
     alert = estate.wait_for_alert("AzureBackupProtectionStopped", entity=stopped.name)
     assert_item_alert(alert, "AzureBackupProtectionStopped", "info", stopped)

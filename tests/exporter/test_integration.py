@@ -49,7 +49,9 @@ def test_429_is_retried_after_retry_after(
     first, second = sim.add_vault("rsv-a"), sim.add_vault("rsv-b")
     sim.add_job(first, "vm-a")
     sim.add_job(second, "vm-b")
-    exporter = start_exporter(sim, vaults=[first, second], max_concurrency="1", detail_fetch_budget="0")
+    exporter = start_exporter(
+        sim, vaults=[first, second], max_concurrency="1", detail_fetch_budget="0", inventory_interval="0s"
+    )
     text = scrape(exporter, headers={"X-Prometheus-Scrape-Timeout-Seconds": "15"})
     assert value(text, "azure_backup_vault_up", vault="rsv-a") == 1.0
     assert value(text, "azure_backup_vault_up", vault="rsv-b") == 1.0
