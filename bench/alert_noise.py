@@ -8,9 +8,10 @@ Run: .venv/bin/python bench/alert_noise.py [--vaults 4] [--items 12] [--days 30]
    starts at a fixed time; its clock is moved forward one step at a time.
 2. An in-process exporter (two "replicas": the second one's samples are the first one's under another
    `instance`, as two replicas reading the same Azure would give) is scraped at every step, on a clock equal
-   to the simulator's. Its inventory and vault settings are read at every scrape (their intervals run on the
-   real monotonic clock, which barely moves here): in production they are read every 15 and 30 minutes, so a
-   page that rests on them can come that much later than measured here.
+   to the simulator's. Its inventory and vault settings are read on intervals of the real monotonic clock
+   (150 ms and 1 s here, which is every one or two scrapes for the items, as production's 15 minutes are;
+   the settings are read again at once after the incident that changes them, where production reads them
+   within 30 minutes).
 3. The samples become the input series of a `promtool test rules` file (timestamps shifted so that the
    month starts at Prometheus' time 0), with the shipped rules (as shipped: `for:` and `keep_firing_for:`
    included). promtool evaluates every rule at every step, as Prometheus would, and its own queries over the
@@ -30,6 +31,7 @@ ALERTS_FOR_STATE).
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import re
 import subprocess
@@ -87,6 +89,7 @@ class Incident:
     end: float = math.inf
     page_within: float | None = None  # seconds from `start`; None: no page expected
     pages: list[float] = field(default_factory=list)
+    hosts: tuple[str, ...] = ()  # a database's server: its items' entity is `name [server]`
 
 
 @dataclass
@@ -143,7 +146,7 @@ class Month:
             "vault": [vault.resource_id for vault in self.estate.vaults.values()],
             "min-refresh-interval": "0s",
             "max-concurrency": "1",
-            "inventory-interval": "1ms",
+            "inventory-interval": "150ms",
             "vault-list-interval": "1s",
         }
         clock = self.estate.clock
@@ -166,6 +169,7 @@ class Month:
 
     def plan(self) -> dict[int, list[Any]]:
         """The incidents, by the step at which each is injected; the estate's own states as incidents too."""
+        first = self.first_backup_of_three_days()
         for entity in self.entities():
             interval = policy_interval(entity)
             if entity.stopped_at is not None:
@@ -175,7 +179,9 @@ class Month:
             elif interval and not entity.active:
                 pass
         vms = self.entities("vm", active=True)
-        daily = [e for e in vms if e.policy is not None and e.policy.name == "DefaultPolicy"]
+        daily = [
+            e for e in vms if e.policy is not None and e.policy.name == "DefaultPolicy" and e is not first
+        ]
         hourly = [
             e
             for e in self.entities("vm", active=True)
@@ -222,7 +228,6 @@ class Month:
                 Incident("scrape gap of 10 minutes", "", None, 25 * DAY, 25 * DAY + 600)
             ),
         )
-        self.first_backup_of_three_days()
         return actions
 
     def organic(self) -> None:
@@ -234,7 +239,11 @@ class Month:
             streak: dict[tuple[int, bool], int] = defaultdict(int)
             for job in vault.jobs:
                 entity = job.entity
-                if entity.injected or not job.operation.startswith("Backup") or job.start < self.origin:
+                if (
+                    entity.injected
+                    or not job.operation.startswith("Backup")
+                    or job.start < self.origin - 3 * DAY
+                ):
                     continue
                 if id(entity) in injected or job.status not in (
                     "Failed",
@@ -257,6 +266,7 @@ class Month:
                             start,
                             start + 2 * interval + 4 * HOUR,
                             interval + 3 * HOUR if twice else None,
+                            hosts=(entity.host,),
                         )
                     )
                 else:
@@ -270,11 +280,14 @@ class Month:
                                 start,
                                 start + 2 * DAY,
                                 None,
+                                hosts=(entity.host,),
                             )
                         )
 
     def truth(self, name: str, entity: Any, start: float, page_within: float | None) -> None:
-        self.incidents.append(Incident(name, entity.vault.name, entity.name, start, math.inf, page_within))
+        self.incidents.append(
+            Incident(name, entity.vault.name, entity.name, start, math.inf, page_within, hosts=(entity.host,))
+        )
 
     def sim_control(self, path: str, body: dict[str, Any]) -> None:
         import json
@@ -332,19 +345,20 @@ class Month:
         interval = policy_interval(entity) or DAY
         self.truth("a job stuck from day 21", entity, day * DAY, 2 * interval + 3 * HOUR)
 
-    def first_backup_of_three_days(self) -> None:
+    def first_backup_of_three_days(self) -> Any:
         pending = [
             job
             for job in self.estate.running.values()
             if job.operation.startswith("Backup") and job.entity.busy_until > self.origin
         ]
         if not pending:
-            return
+            return None
         job = pending[0]
         job.planned_end = job.start + 3 * DAY
         job.entity.busy_until = job.planned_end
         self.estate._push(job.planned_end, 0, job)  # the simulator's finish event (kind 0)
         self.truth("a first backup of three days", job.entity, job.start - self.origin, None)
+        return job.entity
 
     # --- scraping ------------------------------------------------------------------------------------
 
@@ -459,8 +473,6 @@ QUERIES = {
     "count": "count_over_time((" + BEGINS + ")[1d:{step}s])",
     "first": "min_over_time(timestamp(" + BEGINS + ")[1d:{step}s])",
 }
-GOT = re.compile(r"^\s*got: (?P<rest>.*)$")
-SAMPLE = re.compile(r"(\{.*\}) (\S+)$")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -500,38 +512,42 @@ def evaluate(month: Month, workdir: Path) -> tuple[list[Episode], float]:
     if "got:" not in output and "exp:" not in output:
         raise SystemExit(f"promtool did not evaluate the month:\n{output[-3000:]}")
     episodes: dict[tuple[str, ...], Episode] = {}
-    blocks = output.split("expr: ")[1:]
-    for block in blocks:
+    per_day: dict[tuple[tuple[str, ...], float], dict[str, float]] = defaultdict(dict)
+    for block in output.split("expr: ")[1:]:
         kind = "count" if block.startswith('"count_over_time') else "first"
-        for line in block.splitlines():
-            match = GOT.match(line) or (re.match(r"^\s+(\{.*\} \S+)$", line) if "{" in line else None)
-            if not match:
-                continue
-            text = match.group(1) if not isinstance(match.groupdict().get("rest"), str) else match["rest"]
-            for piece in re.findall(r"\{[^{}]*\} \S+", text):
-                found = SAMPLE.match(piece)
-                if not found:
-                    continue
-                labels = dict(LABEL.findall(found.group(1)))
-                value = float(found.group(2).rstrip(","))
-                labels.pop("alertstate", None)
-                key = tuple(sorted(labels.items()))
-                episode = episodes.setdefault(
-                    key, Episode(labels.get("alertname", ""), labels.get("severity", ""), labels, [])
-                )
-                if kind == "first":
-                    episode.starts.append(value)
-                else:
-                    episode.__dict__.setdefault("count", 0)
-                    episode.__dict__["count"] += int(value)
+        day = duration_seconds(re.search(r"time: (\S+?),", block)[1])
+        got = block.split("got:", 1)[1] if "got:" in block else ""
+        for labels_text, value in re.findall(r"(\{[^{}]*\}) (\S+?)(?:,|\s|$)", got):
+            labels = dict(LABEL.findall(labels_text))
+            labels.pop("alertstate", None)
+            key = tuple(sorted(labels.items()))
+            episodes.setdefault(
+                key, Episode(labels.get("alertname", ""), labels.get("severity", ""), labels, [])
+            )
+            per_day[(key, day)][kind] = float(value)
+    for (key, _day), found in sorted(per_day.items()):
+        # Each day: how many episodes began, and when the first did (the others that day, rare, share it).
+        episodes[key].starts.extend([found.get("first", _day)] * int(found.get("count", 1)))
     return list(episodes.values()), seconds
+
+
+def duration_seconds(text: str) -> float:
+    """A duration as promtool prints it (`1d`, `2w3d`, `1d2h30m`), in seconds."""
+    units = {"y": 365 * DAY, "w": 7 * DAY, "d": DAY, "h": HOUR, "m": 60, "s": 1, "ms": 0.001}
+    return sum(float(number) * units[unit] for number, unit in re.findall(r"(\d+)(ms|[ywdhms])", text))
 
 
 def matches(incident: Incident, episode: Episode, start: float) -> bool:
     labels = episode.labels
     if incident.vault and labels.get("vault") != incident.vault:
         return False
-    if incident.entity and labels.get("entity") not in (incident.entity, None):
+    entity = labels.get("entity")
+    if bool(incident.entity) != (entity is not None):
+        return False  # item alerts are explained by item incidents, vault alerts by vault incidents
+    if incident.entity and entity.lower() not in (
+        incident.entity.lower(),
+        *(f"{incident.entity} [{host}]".lower() for host in incident.hosts),
+    ):
         return False
     if not incident.vault and labels.get("alertname") != "AzureBackupExporterDown":
         return False
@@ -544,13 +560,18 @@ def matches(incident: Incident, episode: Episode, start: float) -> bool:
 def report(month: Month, episodes: list[Episode], promtool_seconds: float, scrape_seconds: float) -> str:
     rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     noise: list[str] = []
+    pages: list[str] = []
     for episode in episodes:
-        count = episode.__dict__.get("count", len(episode.starts))
-        starts = sorted(set(episode.starts)) or [0.0]
         row = rows[(episode.alertname, episode.severity)]
-        row[0] += count
-        for start in starts[:count] + [starts[-1]] * max(0, count - len(starts)):
+        row[0] += len(episode.starts)
+        for start in episode.starts:
             explained = [i for i in month.incidents if matches(i, episode, start)]
+            if episode.severity == "critical":
+                pages.append(
+                    f"- day {start / DAY:.2f}: {episode.alertname} {episode.labels.get('vault', '')} "
+                    f"{episode.labels.get('entity', episode.labels.get('defence', ''))}: "
+                    + ("; ".join(sorted({i.name for i in explained})) or "NOISE")
+                )
             if explained:
                 row[1] += 1
                 if episode.severity == "critical":
@@ -588,6 +609,7 @@ def report(month: Month, episodes: list[Episode], promtool_seconds: float, scrap
             f"| {incident.name} ({where or 'exporter'}) | {incident.start / DAY:.1f} | {expected} | "
             f"{after} | {bound} | {len(incident.pages)} |"
         )
+    lines += ["", "Every page (critical firing episode) and what explains it:"] + sorted(pages)
     if noise:
         lines += ["", "Noise:"] + [f"- {entry}" for entry in noise]
     return "\n".join(lines)
@@ -600,6 +622,9 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--step-minutes", type=int, default=15)
     args = parser.parse_args()
+    logging.getLogger("azure_backup_exporter").setLevel(
+        logging.CRITICAL
+    )  # the injected faults log per scrape
     month = Month(args.vaults, args.items, args.days, args.step_minutes * 60)
     try:
         started = time.perf_counter()
