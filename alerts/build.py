@@ -138,10 +138,14 @@ groups:
           azure_backup_protected_item_protection_state{${stopped_states}}
 
       # The item's recovery point objective: one interval and the slack. A recovery point older than this
-      # means one scheduled recovery point is missing; older than this plus one more interval, two.
+      # means one scheduled recovery point is missing; older than this plus one more interval, two. None for
+      # a day after the item's first backup: its first recovery point is as old as that backup took (days,
+      # for a large VM), and the next scheduled one is what counts (AzureBackupFirstBackupOverdue before).
       - record: azure_backup:recovery_point_objective_seconds
         expr: |
           azure_backup:backup_interval_seconds + ${tunable rpo_slack_seconds}
+          unless on (subscription_id, resource_group, vault, backup_management_type, entity, job)
+          max_over_time(azure_backup_protected_item_protection_state{${first_backup_states}}[1d])
 
       # --- Alerts on protected items (the protection inventory) ---
 
@@ -149,10 +153,17 @@ groups:
         # One scheduled recovery point missed: a ticket. Measured from the recovery point's own time, so a
         # job that runs long does not count; held an hour, so that a job starting up to 3 h late inside
         # Azure's start window, whose point the inventory (read every 15 minutes) shows late, does not either.
+        # A database judged by its log interval is judged on its worst age of the last day: its daily full
+        # or differential backup makes a recovery point too, which must not end (and re-open every day) the
+        # alert of a log chain that stays broken.
         expr: |
           azure_backup:recovery_point_age_seconds
           > on (subscription_id, resource_group, vault, backup_management_type, entity, job) group_right ()
-          azure_backup:recovery_point_objective_seconds
+          azure_backup:recovery_point_objective_seconds{backup_kind="backup"}
+          or
+          max_over_time(azure_backup:recovery_point_age_seconds[1d])
+          > on (subscription_id, resource_group, vault, backup_management_type, entity, job) group_right ()
+          azure_backup:recovery_point_objective_seconds{backup_kind="log"}
         for: 1h
         keep_firing_for: ${keep_firing_for}
         labels:
@@ -172,7 +183,11 @@ groups:
         expr: |
           azure_backup:recovery_point_age_seconds
           > on (subscription_id, resource_group, vault, backup_management_type, entity, job) group_right ()
-          (azure_backup:recovery_point_objective_seconds + azure_backup:backup_interval_seconds)
+          (azure_backup:recovery_point_objective_seconds{backup_kind="backup"} + azure_backup:backup_interval_seconds)
+          or
+          max_over_time(azure_backup:recovery_point_age_seconds[1d])
+          > on (subscription_id, resource_group, vault, backup_management_type, entity, job) group_right ()
+          (azure_backup:recovery_point_objective_seconds{backup_kind="log"} + azure_backup:backup_interval_seconds)
         for: 15m
         keep_firing_for: ${keep_firing_for}
         labels:
