@@ -164,12 +164,16 @@ class Scheduler:
 
             return fetch
 
-        listings, deferred = [], Counter[str]()
+        # every listing is planned before any starts, so that no read spent meanwhile counts twice
+        planned, deferred = [], Counter[str]()
         for tracker in self._due(time.monotonic()):
             subscription = tracker.vault.subscription_id
-            if not self._plan(subscription, 1, READS_RESERVE + DETAIL_SHARE):
+            if self._plan(subscription, 1, READS_RESERVE + DETAIL_SHARE):
+                planned.append(tracker)
+            else:
                 deferred[subscription] += 1
-                continue
+        listings = []
+        for tracker in planned:
             listing = self._pool.submit(self._refresh_one, tracker, deadline)
             listing.add_done_callback(then_fetch_details(tracker))
             listings.append(listing)
