@@ -22,10 +22,6 @@ class ApiStats:
         with self._lock:
             self._remaining_reads[subscription_id] = remaining
 
-    def remaining_reads(self, subscription_id: str) -> int | None:
-        with self._lock:
-            return self._remaining_reads.get(subscription_id)
-
     def snapshot(self) -> ApiSnapshot:
         with self._lock:
             return ApiSnapshot(dict(self._requests), dict(self._remaining_reads))
