@@ -109,4 +109,17 @@ class VaultTracker:
             return snapshot
         job_entities = {entity.key.entity for entity in snapshot.entities}
         with self._protection.hold() as protection:
-            return replace(snapshot, inventory=protection.snapshot(self._inventory.up, job_entities))
+            inventory = protection.snapshot(self._inventory.up, job_entities, backup_successes(snapshot))
+        return replace(snapshot, inventory=inventory)
+
+
+def backup_successes(snapshot: VaultSnapshot) -> dict[tuple[str, str], float]:
+    """(backup management type, entity) -> end of its newest successful backup job, log backups aside."""
+    newest: dict[tuple[str, str], float] = {}
+    for entity in snapshot.entities:
+        operation = entity.key.operation.lower()
+        if entity.last_success_timestamp is None or not operation.startswith("backup") or "log" in operation:
+            continue
+        key = (entity.key.backup_management_type, entity.key.entity)
+        newest[key] = max(newest.get(key, 0.0), entity.last_success_timestamp)
+    return newest

@@ -128,3 +128,73 @@ def test_before_any_reading_the_snapshot_says_so_and_settings_come_whole() -> No
     ledger.apply_settings(parse_vault(vault["responses"]["200"]["body"]))
     settings = ledger.snapshot(up=True).settings
     assert settings is not None and settings.location
+
+
+def mars(name: str, **properties: Any) -> dict[str, Any]:
+    """A MARS (MAB) item as the recordings show one: no lastRecoveryPoint, a lastBackupTime."""
+    return {
+        "id": f"{VAULT_ID}/backupFabrics/Azure/protectionContainers/{name}.corp/protectedItems/"
+        f"MabFileFolderProtectedItem;{name}",
+        "name": f"MabFileFolderProtectedItem;{name}",
+        "properties": {
+            "protectedItemType": "MabFileFolderProtectedItem",
+            "backupManagementType": "MAB",
+            "workloadType": "FileFolder",
+            "friendlyName": name,
+            "computerName": f"{name}.corp",
+            "protectionState": "Protected",
+            "policyName": "DailyPolicy",
+            **properties,
+        },
+    }
+
+
+def test_a_mars_item_keeps_its_last_recovery_point_when_its_backups_start_failing() -> None:
+    """Azure drops a MARS item's only recovery point (a successful lastBackupTime) at its first failure."""
+    ledger = ProtectionLedger()
+    ledger.apply_items(
+        [
+            parse_protected_item(
+                mars("srv-1", lastBackupStatus="Completed", lastBackupTime="2026-11-29T00:00:00Z")
+            )
+        ]
+    )
+    assert by_entity(ledger)["srv-1"].last_recovery_point_timestamp == 1_795_910_400.0  # 2026-11-29
+    ledger.apply_items(
+        [
+            parse_protected_item(
+                mars("srv-1", lastBackupStatus="Failed", lastBackupTime="2026-11-30T00:00:00Z")
+            )
+        ]
+    )
+    shown = by_entity(ledger)["srv-1"]
+    assert shown.last_recovery_point_timestamp == 1_795_910_400.0
+    assert shown.last_backup_status == "Failed"
+
+
+def test_a_recovery_point_never_goes_back_and_an_item_no_longer_listed_is_forgotten() -> None:
+    ledger = ProtectionLedger()
+    ledger.apply_items([parse_protected_item(vm("vm-1", lastRecoveryPoint="2026-11-30T00:00:00Z"))])
+    ledger.apply_items([parse_protected_item(vm("vm-1", lastRecoveryPoint="2026-11-01T00:00:00Z"))])
+    assert by_entity(ledger)["vm-1"].last_recovery_point_timestamp == 1_795_996_800.0
+    ledger.apply_items([])
+    bare = vm("vm-1")
+    del bare["properties"]["lastRecoveryPoint"]
+    ledger.apply_items([parse_protected_item(bare)])  # listed again: what was seen before is gone
+    assert by_entity(ledger)["vm-1"].last_recovery_point_timestamp is None
+
+
+def test_an_item_azure_gives_no_recovery_point_takes_its_last_successful_backup_job() -> None:
+    """After a restart the exporter has seen no recovery point of a failing MARS item; its jobs have."""
+    ledger = ProtectionLedger()
+    ledger.apply_items(
+        [
+            parse_protected_item(mars("srv-1", lastBackupStatus="Failed")),
+            parse_protected_item(vm("vm-1", lastRecoveryPoint="2026-11-30T00:00:00Z")),
+        ]
+    )
+    successes = {("MAB", "srv-1"): 1_795_900_000.0, ("AzureIaasVM", "vm-1"): 1_796_000_000.0}
+    items = {item.entity: item for item in ledger.snapshot(True, ["srv-1", "vm-1"], successes).items}
+    assert items["srv-1"].last_recovery_point_timestamp == 1_795_900_000.0
+    # Azure's own recovery point wins over a job's end when it has one
+    assert items["vm-1"].last_recovery_point_timestamp == 1_795_996_800.0
