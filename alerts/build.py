@@ -93,15 +93,14 @@ groups:
 
       # How long jobs of an entity and operation usually take: the longest successful one Prometheus saw in
       # the last 7 days; without such history, the longest duration the exporter's histogram holds for
-      # jobs of the same vault, management type and operation (upper bound of its highest bucket).
+      # jobs of the same management type and operation (upper bound of its highest bucket).
       - record: azure_backup:usual_job_duration_seconds
         expr: |
           max_over_time(azure_backup:last_finished_job_duration_seconds[7d])
           or
           (
             max without (status) (azure_backup_last_job_status) * 0
-            + on (subscription_id, resource_group, vault, backup_management_type, operation, job, instance)
-              group_left ()
+            + on (backup_management_type, operation, job, instance) group_left ()
             (histogram_quantile(1, azure_backup_job_duration_seconds_bucket) > 0)
           )
 
@@ -219,7 +218,7 @@ groups:
             (
               azure_backup:backup_interval_seconds
               and on (subscription_id, resource_group, vault, backup_management_type, entity, job)
-              azure_backup_protected_item_last_backup_timestamp_seconds
+              azure_backup_protected_item_last_backup_status{status!="IRPending"}
               unless on (subscription_id, resource_group, vault, backup_management_type, entity, job)
               azure_backup_last_job_start_timestamp_seconds{${configure}}
             )

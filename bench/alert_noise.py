@@ -66,7 +66,6 @@ FAMILIES = {
     "azure_backup_protected_item_protection_state",
     "azure_backup_protected_item_health",
     "azure_backup_protected_item_last_backup_status",
-    "azure_backup_protected_item_last_backup_timestamp_seconds",
     "azure_backup_protected_item_last_recovery_point_timestamp_seconds",
     "azure_backup_protected_item_backup_interval_seconds",
     "azure_backup_vault_security_info",

@@ -43,7 +43,8 @@ ENTITY_VARS = VAULT_VARS + ("backup_management_type", "entity")
 # collecting the same vaults are counted once (`max by (...)` over them), and one replica per shard works too.
 VAULT_KEY = ("job", "subscription_id", "resource_group", "vault")
 ENTITY_KEY = VAULT_KEY + ("backup_management_type", "entity", "operation")
-JOBS_KEY = VAULT_KEY + ("backup_management_type", "operation", "status")
+# The aggregates over an exporter's vaults (jobs by kind): `shard` keeps shards apart, replicas merge.
+KIND_KEY = ("job", "shard", "backup_management_type", "operation")
 # One protected item of the inventory: the entity without an operation. Item and job series join on it.
 ITEM_KEY = VAULT_KEY + ("backup_management_type", "entity")
 
@@ -587,10 +588,17 @@ EMPTY_NOTE = " Empty (or 0) when {}, which is the healthy state."
 def overview(shared: Shared) -> dict:
     entity = selector(ENTITY_VARS)
     vault = selector(VAULT_VARS)
-    vault_bmt = selector(VAULT_VARS + ("backup_management_type",))
     key = by(ENTITY_KEY)
     backups = selector(ENTITY_VARS, shared.backups)
-    last_success = f"max {key} (azure_backup_last_success_timestamp_seconds{backups})"
+    # An entity's last success: its item's newest recovery point, put on each of its backup operations; for an
+    # entity the inventory does not list, the end of its newest successful job (the exporter gives one or
+    # the other, never both).
+    item_join = ", ".join(TARGET_VARS + ITEM_KEY[1:])
+    point_per_operation = (
+        f"max {key} (azure_backup_protected_item_last_recovery_point_timestamp_seconds{entity} "
+        f"+ on ({item_join}) group_right () (azure_backup_last_job_status{backups} * 0))")
+    last_success = (f"({point_per_operation} or max {key} "
+                    f"(azure_backup_last_success_timestamp_seconds{backups}))")
     # Recovery points are the entity's: its newest success among its daily-class (not log) backup
     # operations, so that a weekly Backup (Full) beside daily Backup (Differential) is within the objective
     # (as in alerts/).
@@ -607,14 +615,15 @@ def overview(shared: Shared) -> dict:
     per_entity = by(("vault", "entity", "operation"))
     running_jobs = selector(VAULT_VARS + ("backup_management_type",), shared.running)
     errors = f"azure_backup_last_job_error_info{entity}"
-    finished = increase("azure_backup_jobs_finished_total", entity)
-    failures = increase("azure_backup_jobs_finished_total", failed)
-    written = increase("azure_backup_job_size_bytes_total", entity)
+    kinds = selector(TARGET_VARS + ("backup_management_type",))
+    finished = increase("azure_backup_jobs_finished_total", kinds)
+    written = increase("azure_backup_job_size_bytes_total", vault)
     malformed = increase("azure_backup_jobs_malformed_total", vault)
-    jobs = f"azure_backup_jobs{vault_bmt}"
+    jobs = f"azure_backup_jobs{kinds}"
     statuses = once(f"azure_backup_last_job_status{entity}", ENTITY_KEY + ("status",))
-    duration_buckets = (f"sum by (le, vault, operation) "
-                        f"({increase('azure_backup_job_duration_seconds_bucket', vault_bmt)})")
+    bucket_increase = increase("azure_backup_job_duration_seconds_bucket", kinds)
+    duration_buckets = (f"sum by (le, backup_management_type, operation) "
+                        f"({once(bucket_increase, KIND_KEY + ('le',))})")
     protected = Items.of(shared, entity, lambda *fixed: selector(ENTITY_VARS, *fixed), "$rpo")
     # Entities of no listed item (the inventory turned off or not readable yet, vault-level jobs) are
     # judged by their jobs, as before the inventory: the newest successful backup job against $rpo, unless
@@ -629,8 +638,7 @@ def overview(shared: Shared) -> dict:
     not_healthy = selector(ENTITY_VARS, shared.not_healthy)
     needs_attention = (f"(azure_backup_protected_item_protection_state{not_protected}"
                        f" or azure_backup_protected_item_health{not_healthy})")
-    item_counts = once(f"azure_backup_protected_items{vault_bmt}",
-                       VAULT_KEY + ("backup_management_type", "state"))
+    item_counts = once(f"azure_backup_protected_item_protection_state{entity}", ITEM_KEY + ("state",))
 
     def attention(metric: str, label: str) -> str:
         return (f"max {by(ITEM_KEY + (label,))} ({metric}{entity}) "
@@ -666,7 +674,7 @@ def overview(shared: Shared) -> dict:
             "Jobs started within the lookback that are still in progress (or being cancelled)."
             + EMPTY_NOTE.format("no backup is running right now"),
             "short",
-            [target(f"sum({once(f'azure_backup_jobs{running_jobs}', JOBS_KEY)})",
+            [target(f"count({once(f'azure_backup_last_job_status{running_jobs}', ENTITY_KEY)})",
                     "A", "running", instant=True)],
             thresholds=[(None, "blue")], no_value="0",
         ), 4, 5),
@@ -687,7 +695,7 @@ def overview(shared: Shared) -> dict:
             "IRPending (first backup not done yet), ProtectionStopped (stopped on purpose, data kept), "
             "ProtectionError...",
             "short",
-            [target(f"sum by (state) ({item_counts})", "A", "{{state}}", instant=True)],
+            [target(f"count by (state) ({item_counts})", "A", "{{state}}", instant=True)],
             overrides=_status_overrides(PROTECTION_STATE_COLOURS), colour_mode="background",
             text_mode="value_and_name",
         ), 12, 5),
@@ -796,7 +804,8 @@ def overview(shared: Shared) -> dict:
         (table(
             "Entities by time since last success",
             "Every entity and backup operation, the status of its last job and how long ago its last "
-            f"successful job ended, longest first: {shared.success_age_colours} (two missed daily "
+            "success (the item's newest recovery point; for an entity the inventory does not list, the end "
+            f"of its last successful job), longest first: {shared.success_age_colours} (two missed daily "
             "backups; a weekly Backup (Full) ages up to a week by design). An empty age means no success "
             "within the exporter's lookback. Restores and configuration jobs are left out. Click an "
             "entity for its history.",
@@ -859,13 +868,13 @@ def overview(shared: Shared) -> dict:
         ), 12, 8),
         (row("Failures"), 24, 1),
         (timeseries(
-            "Failed jobs by vault",
-            "Jobs seen finishing with status Failed, per vault, in each interval: when did failures "
-            "happen, and where?" + EMPTY_NOTE.format("no job failed"),
+            "Failed last jobs by vault",
+            "How many entities' most recent job failed, per vault, over time: when did failures start, and "
+            "where?" + EMPTY_NOTE.format("no last job failed"),
             "short",
-            [target(f"sum by (vault) ({once(failures, ENTITY_KEY)})",
+            [target(f"count by (vault) ({once(f'azure_backup_last_job_status{failed}', ENTITY_KEY)})",
                     "A", "{{vault}}")],
-            bars=True, stack=True,
+            stack=True,
         ), 12, 8),
         (timeseries(
             "Entities in error, by vault and error code",
@@ -880,28 +889,32 @@ def overview(shared: Shared) -> dict:
         (timeseries(
             "Jobs in the lookback, by status",
             "Jobs started within the exporter's lookback window, by status: the mix of successes, "
-            "failures and running jobs over time.",
+            "failures and running jobs over time, in all the vaults the exporter collects (the vault "
+            "filters do not apply).",
             "short",
-            [target(f"sum by (status) ({once(jobs, JOBS_KEY)})", "A", "{{status}}")],
+            [target(f"sum by (status) ({once(jobs, KIND_KEY + ('status',))})", "A", "{{status}}")],
             stack=True, overrides=_status_overrides(),
         ), 12, 8),
         (timeseries(
             "Jobs finished, by status",
-            "Jobs seen finishing in each interval, by status: is the backup window busy, are failures "
-            "rising? Jobs already finished at the exporter's start-up are not shown as new.",
+            "Jobs seen finishing in each interval, by status, in all the vaults the exporter collects (the "
+            "vault filters do not apply): is the backup window busy, are failures rising? Jobs already "
+            "finished at the exporter's start-up are not shown as new.",
             "short",
-            [target(f"sum by (status) ({once(finished, ENTITY_KEY + ('status',))})",
+            [target(f"sum by (status) ({once(finished, KIND_KEY + ('status',))})",
                     "A", "{{status}}")],
             bars=True, stack=True, overrides=_status_overrides(),
         ), 12, 8),
         (timeseries(
             "Job duration of finished jobs (p50, p90)",
-            "Median and 90th percentile duration of jobs finishing in each interval, per vault and "
-            "operation, from the exporter's histogram. Points appear only where jobs finished. "
-            "Empty between backup windows, while no job finishes.",
+            "Median and 90th percentile duration of jobs finishing in each interval, per management type "
+            "and operation in all the vaults the exporter collects, from its histogram. Points appear only "
+            "where jobs finished. Empty between backup windows, while no job finishes.",
             "s",
-            [target(f"histogram_quantile(0.5, {duration_buckets})", "A", "p50 {{vault}} {{operation}}"),
-             target(f"histogram_quantile(0.9, {duration_buckets})", "B", "p90 {{vault}} {{operation}}")],
+            [target(f"histogram_quantile(0.5, {duration_buckets})", "A",
+                    "p50 {{backup_management_type}} {{operation}}"),
+             target(f"histogram_quantile(0.9, {duration_buckets})", "B",
+                    "p90 {{backup_management_type}} {{operation}}")],
             points=True,
         ), 12, 8),
         (timeseries(
@@ -915,10 +928,10 @@ def overview(shared: Shared) -> dict:
         (timeseries(
             "Backup data written, by vault",
             "Sum of the sizes Azure reports (VMs' \"Backup Size\", file shares' and databases' "
-            "\"Data Transferred (in MB)\") for jobs finishing in each interval, per vault: how "
+            "\"Data Transferred (in MB)\") for backups finishing in each interval, per vault: how "
             "much data do backups move?",
             "bytes",
-            [target(f"sum by (vault) ({once(written, ENTITY_KEY)})",
+            [target(f"sum by (vault) ({once(written, VAULT_KEY)})",
                     "A", "{{vault}}")],
             bars=True, stack=True,
         ), 12, 8),
@@ -1037,6 +1050,9 @@ def entity_dashboard(shared: Shared) -> dict:
     vault = selector(VAULT_VARS, single=single)
     running = selector(names, shared.running, single=single)
     item = selector(ENTITY_VARS, single=single)
+    backup_jobs = selector(ENTITY_VARS, shared.backups, single=single)
+    success = (f"(max(azure_backup_protected_item_last_recovery_point_timestamp_seconds{item}) "
+               f"or max(azure_backup_last_success_timestamp_seconds{one}))")
     protected = Items.of(shared, item, lambda *fixed: selector(ENTITY_VARS, *fixed, single=single),
                          str(shared.rpo_seconds))
 
@@ -1047,7 +1063,8 @@ def entity_dashboard(shared: Shared) -> dict:
         own resolution."""
         history = f"{metric}{one}[7d]"
         if finished_only:
-            history = f"({metric}{one} and azure_backup_last_job_end_timestamp_seconds{one})[7d:$__interval]"
+            finished = f"{metric}{one} unless ignoring (status) azure_backup_last_job_status{running}"
+            history = f"({finished})[7d:$__interval]"
         return timeseries(
             title, description, unit,
             [target(f"max({metric}{one})", "A", "last job"),
@@ -1128,10 +1145,11 @@ def entity_dashboard(shared: Shared) -> dict:
             text_mode="name", overrides=_status_overrides(LAST_BACKUP_COLOURS), colour_mode="background",
         ), 3, 4),
         (stat(
-            "Last backup time",
-            "When Azure says the item's last backup ran, successful or not.",
+            "Last backup started",
+            "When the item's most recent backup job started, successful or not, within the exporter's "
+            "lookback.",
             "dateTimeFromNow",
-            [target(f"max(azure_backup_protected_item_last_backup_timestamp_seconds{item}) * 1000", "A",
+            [target(f"max(azure_backup_last_job_start_timestamp_seconds{backup_jobs}) * 1000", "A",
                     "last backup", instant=True)],
         ), 3, 4),
         (row("Now"), 24, 1),
@@ -1144,17 +1162,16 @@ def entity_dashboard(shared: Shared) -> dict:
         ), 4, 4),
         (stat(
             "Last success",
-            "When the most recent successful (Completed or CompletedWithWarnings) job ended.",
+            "The item's newest recovery point; for an entity the inventory does not list, when its most "
+            "recent successful (Completed or CompletedWithWarnings) backup job ended.",
             "dateTimeFromNow",
-            [target(f"max(azure_backup_last_success_timestamp_seconds{one}) * 1000", "A", "last success",
-                    instant=True)],
+            [target(f"{success} * 1000", "A", "last success", instant=True)],
         ), 4, 4),
         (stat(
             "Time since last success",
-            f"How long ago the most recent successful job ended: {shared.success_age_colours}.",
+            f"How long ago the last success (as in Last success): {shared.success_age_colours}.",
             "s",
-            [target(f"time() - max(azure_backup_last_success_timestamp_seconds{one})", "A", "age",
-                    instant=True)],
+            [target(f"time() - {success}", "A", "age", instant=True)],
             thresholds=shared.success_age_steps,
             colour_mode="background",
         ), 4, 4),
@@ -1209,19 +1226,19 @@ def entity_dashboard(shared: Shared) -> dict:
             "(10th and 90th percentile over the preceding 7 days): is the data growing?",
         ), 12, 8),
         (timeseries(
-            "Jobs finished, by status",
-            "Jobs of this entity and operation seen finishing in each interval, by status.",
+            "Failures in a row",
+            "Failed jobs of this entity and operation since its last success, over time: when did it start "
+            "failing, and how long did it take to recover?" + EMPTY_NOTE.format("no job failed"),
             "short",
-            [target(f"max by (status) ({increase('azure_backup_jobs_finished_total', one)})",
-                    "A", "{{status}}")],
-            bars=True, stack=True, overrides=_status_overrides(),
+            [target(f"max(azure_backup_consecutive_failures{one})", "A", "failures")],
+            bars=True,
         ), 12, 8),
         (timeseries(
-            "Backup data written",
-            "Sum of the sizes (\"Backup Size\", else \"Data Transferred (in MB)\") of this entity's jobs "
-            "finishing in each interval.",
+            "Backup data written in this vault",
+            "Sum of the sizes (\"Backup Size\", else \"Data Transferred (in MB)\") of the backups of "
+            "this entity's vault finishing in each interval: this entity's share is its size, above.",
             "bytes",
-            [target(f"max({increase('azure_backup_job_size_bytes_total', one)})", "A",
+            [target(f"max({increase('azure_backup_job_size_bytes_total', vault)})", "A",
                     "written")],
             bars=True,
         ), 12, 8),

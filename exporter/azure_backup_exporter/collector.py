@@ -21,12 +21,22 @@ from prometheus_client.registry import Collector
 
 from . import __version__
 from .budget import current_budget
-from .jobs import FINISHED_STATUSES, utf8_text
-from .snapshot import DURATION_BUCKETS_SECONDS, ApiSnapshot, InventorySnapshot, VaultSnapshot
+from .jobs import FINISHED_STATUSES, is_backup_operation, utf8_text
+from .snapshot import (
+    DURATION_BUCKETS_SECONDS,
+    ApiSnapshot,
+    HistogramSnapshot,
+    InventorySnapshot,
+    VaultSnapshot,
+)
 
 VAULT_LABELS = ("subscription_id", "resource_group", "vault")
 ENTITY_LABELS = VAULT_LABELS + ("backup_management_type", "entity", "operation")
 ITEM_LABELS = VAULT_LABELS + ("backup_management_type", "entity")
+# Aggregates over all the vaults an exporter collects: `shard` (its --shard.index) keeps shards apart while
+# `max without (instance)` merges replicas of one shard, as it does for every other series.
+KIND_LABELS = ("shard", "backup_management_type", "operation")
+BACKUPS_ONLY = " Backup operations only (Backup, Backup (Full), Backup (Log)...)."
 INVENTORY_NOTE = (
     " From the protection inventory, read every --inventory-interval (items) or --vault-list-interval."
 )
@@ -50,18 +60,17 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("azure_backup_last_job_start_timestamp_seconds", "gauge",
                "Start time of the most recent job of each entity and operation." + CACHE_NOTE,
                ENTITY_LABELS),
-    MetricSpec("azure_backup_last_job_end_timestamp_seconds", "gauge",
-               "End time of the most recent job of each entity and operation; absent while it runs."
-               + CACHE_NOTE, ENTITY_LABELS),
     MetricSpec("azure_backup_last_job_duration_seconds", "gauge",
                "Duration of the most recent job as Azure reports it; time elapsed so far while it runs."
-               + CACHE_NOTE, ENTITY_LABELS),
+               + BACKUPS_ONLY + CACHE_NOTE, ENTITY_LABELS),
     MetricSpec("azure_backup_last_success_timestamp_seconds", "gauge",
-               "End time of the most recent Completed or CompletedWithWarnings job." + CACHE_NOTE,
-               ENTITY_LABELS),
+               "End time of the most recent Completed or CompletedWithWarnings job, for entities the "
+               "protection inventory does not list (a listed item's last success is its "
+               "azure_backup_protected_item_last_recovery_point_timestamp_seconds)." + BACKUPS_ONLY
+               + CACHE_NOTE, ENTITY_LABELS),
     MetricSpec("azure_backup_last_job_size_bytes", "gauge",
                'The size of the most recent finished job that reported one ("Backup Size", else '
-               '"Data Transferred (in MB)").' + CACHE_NOTE,
+               '"Data Transferred (in MB)").' + BACKUPS_ONLY + CACHE_NOTE,
                ENTITY_LABELS),
     MetricSpec("azure_backup_last_job_error_info", "gauge",
                "1 while the most recent job carries error details, with its error code." + CACHE_NOTE,
@@ -69,20 +78,22 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("azure_backup_consecutive_failures", "gauge",
                "Failed jobs of each entity and operation since its last success (Completed or "
                "CompletedWithWarnings), within the lookback; 0 after a success. Unlike increase() over a "
-               "counter, it survives exporter and Prometheus restarts." + CACHE_NOTE, ENTITY_LABELS),
-    MetricSpec("azure_backup_jobs", "gauge",
-               "Jobs started within the lookback, by status." + CACHE_NOTE,
-               VAULT_LABELS + ("backup_management_type", "operation", "status")),
-    MetricSpec("azure_backup_jobs_finished_total", "counter",
-               "Jobs seen finished, each counted once (jobs already finished in the lookback at "
-               "start-up count at start-up)." + CACHE_NOTE, ENTITY_LABELS + ("status",)),
-    MetricSpec("azure_backup_job_duration_seconds", "histogram",
-               "Durations of finished jobs, each observed once." + CACHE_NOTE,
-               VAULT_LABELS + ("backup_management_type", "operation")),
-    MetricSpec("azure_backup_job_size_bytes_total", "counter",
-               'Sum of the sizes ("Backup Size", else "Data Transferred (in MB)") of finished jobs, '
-               'each counted once.' + CACHE_NOTE,
+               "counter, it survives exporter and Prometheus restarts." + BACKUPS_ONLY + CACHE_NOTE,
                ENTITY_LABELS),
+    MetricSpec("azure_backup_jobs", "gauge",
+               "Jobs started within the lookback in the vaults this exporter collects, by status."
+               + CACHE_NOTE, KIND_LABELS + ("status",)),
+    MetricSpec("azure_backup_jobs_finished_total", "counter",
+               "Jobs seen finished in the vaults this exporter collects, each counted once (jobs already "
+               "finished in the lookback at start-up count at start-up)." + CACHE_NOTE,
+               KIND_LABELS + ("status",)),
+    MetricSpec("azure_backup_job_duration_seconds", "histogram",
+               "Durations of finished jobs in the vaults this exporter collects, each observed once."
+               + CACHE_NOTE, KIND_LABELS),
+    MetricSpec("azure_backup_job_size_bytes_total", "counter",
+               'Sum of the sizes ("Backup Size", else "Data Transferred (in MB)") of the vault\'s finished '
+               'backup jobs, each counted once.' + CACHE_NOTE,
+               VAULT_LABELS),
     MetricSpec("azure_backup_jobs_malformed_total", "counter",
                "Job records skipped because they could not be parsed (the log says why)." + CACHE_NOTE,
                VAULT_LABELS),
@@ -99,8 +110,6 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("azure_backup_protected_item_last_backup_status", "gauge",
                "1 for the item's lastBackupStatus; absent before the first backup." + INVENTORY_NOTE,
                ITEM_LABELS + ("status",)),
-    MetricSpec("azure_backup_protected_item_last_backup_timestamp_seconds", "gauge",
-               "The item's lastBackupTime; absent while Azure says never." + INVENTORY_NOTE, ITEM_LABELS),
     MetricSpec("azure_backup_protected_item_last_recovery_point_timestamp_seconds", "gauge",
                "The item's newest recovery point (lastRecoveryPoint, else for file shares and databases the "
                "last successful backup); absent without one." + INVENTORY_NOTE, ITEM_LABELS),
@@ -108,9 +117,6 @@ METRICS: tuple[MetricSpec, ...] = (
                "The longest gap between two scheduled recovery points under the item's policy, by kind "
                "(backup: any non-log backup; log); absent without a schedule." + INVENTORY_NOTE,
                ITEM_LABELS + ("backup_kind",)),
-    MetricSpec("azure_backup_protected_items", "gauge",
-               "Protected items of the vault by management type and protection state." + INVENTORY_NOTE,
-               VAULT_LABELS + ("backup_management_type", "state")),
     MetricSpec("azure_backup_vault_info", "gauge",
                "1, with the vault's location, storage redundancy and cross-region restore as Azure writes "
                "them." + INVENTORY_NOTE,
@@ -162,55 +168,76 @@ def render(
     api: ApiSnapshot,
     version: str = __version__,
     subscriptions_up: Mapping[str, bool] | None = None,
+    shard: int = 0,
 ) -> list[Metric]:
-    """Metric families for the given snapshots, in the order of `METRICS`; no I/O, no clock."""
+    """Metric families for the given snapshots, in the order of `METRICS`; no I/O, no clock.
+
+    `shard`: this exporter's --shard.index, the `shard` label of the aggregates over its vaults.
+    """
     families = {spec.name: _family(spec.name) for spec in METRICS}
 
     def add(name: str, labels: Sequence[str], value: float, **kwargs: object) -> None:
         # the last guard: a label value that cannot be encoded would fail the whole exposition (a 500)
         families[name].add_metric([utf8_text(v) for v in labels], value, **kwargs)  # type: ignore[attr-defined]
 
+    finished: Counter[tuple[str, str, str]] = Counter()
+    in_lookback: Counter[tuple[str, str, str]] = Counter()
+    durations: dict[tuple[str, str], HistogramSnapshot] = {}
     for snap in sorted(vaults, key=lambda s: s.vault.key):
         vault = (snap.vault.subscription_id, snap.vault.resource_group, snap.vault.name)
         add("azure_backup_vault_up", vault, 1.0 if snap.up else 0.0)
         if snap.refresh_duration_seconds is not None:
             add("azure_backup_vault_refresh_duration_seconds", vault, snap.refresh_duration_seconds)
+        listed = _listed_items(snap.inventory)
         for entity in sorted(snap.entities, key=lambda e: e.key):
             job = entity.last_job
             labels = vault + (entity.key.backup_management_type, entity.key.entity, entity.key.operation)
             add("azure_backup_last_job_status", labels + (job.status,), 1.0)
             add("azure_backup_last_job_start_timestamp_seconds", labels, job.start_time)
-            if job.end_time is not None:
-                add("azure_backup_last_job_end_timestamp_seconds", labels, job.end_time)
+            if job.error_code is not None:
+                add("azure_backup_last_job_error_info", labels + (job.error_code,), 1.0)
+            if not is_backup_operation(entity.key.operation):
+                continue  # a restore, a configuration or a deletion: its status and start say what matters
             if entity.last_job_duration_seconds is not None:
                 add("azure_backup_last_job_duration_seconds", labels, entity.last_job_duration_seconds)
-            if entity.last_success_timestamp is not None:
+            if (
+                entity.last_success_timestamp is not None
+                and (
+                    entity.key.backup_management_type,
+                    entity.key.entity,
+                )
+                not in listed
+            ):
                 add("azure_backup_last_success_timestamp_seconds", labels, entity.last_success_timestamp)
             if entity.last_size_bytes is not None:
                 add("azure_backup_last_job_size_bytes", labels, float(entity.last_size_bytes))
             add("azure_backup_consecutive_failures", labels, float(entity.consecutive_failures))
-            if job.error_code is not None:
-                add("azure_backup_last_job_error_info", labels + (job.error_code,), 1.0)
-            # Every finished status starts at 0, so that the first job of a status is an increase
-            # that rate()/increase() can see, not the birth of a series.
-            finished = dict.fromkeys(FINISHED_STATUSES, 0) | dict(entity.finished_by_status)
-            for status, count in sorted(finished.items()):
-                add("azure_backup_jobs_finished_total", labels + (status,), float(count))
-            add("azure_backup_job_size_bytes_total", labels, float(entity.size_bytes_total))
-        for (bmt, operation, status), count in sorted(snap.job_counts.items()):
-            add("azure_backup_jobs", vault + (bmt, operation, status), float(count))
-        for (bmt, operation), histogram in sorted(snap.durations.items()):
-            cumulative, buckets = 0, []
-            bounds = DURATION_BUCKETS_SECONDS + (float("inf"),)
-            for bound, count in zip(bounds, histogram.bucket_counts, strict=True):
-                cumulative += count
-                buckets.append((_bucket_bound(bound), float(cumulative)))
-            families["azure_backup_job_duration_seconds"].add_metric(  # type: ignore[call-arg]
-                [utf8_text(v) for v in vault + (bmt, operation)], buckets, histogram.sum_seconds
-            )
+        add("azure_backup_job_size_bytes_total", vault, float(snap.size_bytes_total))
         add("azure_backup_jobs_malformed_total", vault, float(sum(snap.malformed_jobs.values())))
+        finished.update(snap.jobs_finished)
+        in_lookback.update(snap.job_counts)
+        for kind, histogram in snap.durations.items():
+            durations[kind] = histogram + durations[kind] if kind in durations else histogram
         if snap.inventory is not None:
             _render_inventory(add, vault, snap.inventory)
+    # Every finished status starts at 0, so that the first job of a status is an increase that
+    # rate()/increase() can see, not the birth of a series.
+    shard_label = (str(shard),)
+    for kind in sorted({(bmt, operation) for bmt, operation, _ in finished}):
+        for status in sorted(FINISHED_STATUSES):
+            count = float(finished[kind + (status,)])
+            add("azure_backup_jobs_finished_total", shard_label + kind + (status,), count)
+    for (bmt, operation, status), count in sorted(in_lookback.items()):
+        add("azure_backup_jobs", shard_label + (bmt, operation, status), float(count))
+    for kind, histogram in sorted(durations.items()):
+        cumulative, buckets = 0, []
+        bounds = DURATION_BUCKETS_SECONDS + (float("inf"),)
+        for bound, count in zip(bounds, histogram.bucket_counts, strict=True):
+            cumulative += count
+            buckets.append((_bucket_bound(bound), float(cumulative)))
+        families["azure_backup_job_duration_seconds"].add_metric(  # type: ignore[call-arg]
+            [utf8_text(v) for v in shard_label + kind], buckets, histogram.sum_seconds
+        )
     for subscription, up in sorted((subscriptions_up or {}).items()):
         add("azure_backup_subscription_up", (subscription,), 1.0 if up else 0.0)
     for (endpoint, code), count in sorted(api.requests.items()):
@@ -221,13 +248,19 @@ def render(
     return list(families.values())
 
 
+def _listed_items(inventory: InventorySnapshot | None) -> frozenset[tuple[str, str]]:
+    """(management type, entity) of the items the inventory lists; none before it was read."""
+    if inventory is None or not inventory.read:
+        return frozenset()
+    return frozenset((item.backup_management_type, item.entity) for item in inventory.items)
+
+
 def _render_inventory(
     add: Callable[..., None], vault: tuple[str, str, str], inventory: InventorySnapshot
 ) -> None:
     add("azure_backup_inventory_up", vault, 1.0 if inventory.up else 0.0)
     if not inventory.read:
         return
-    states: Counter[tuple[str, str]] = Counter()
     for item in inventory.items:
         labels = vault + (item.backup_management_type, item.entity)
         add(
@@ -237,17 +270,10 @@ def _render_inventory(
         )
         if item.protection_state:  # optional in the spec, though every recorded item has one
             add("azure_backup_protected_item_protection_state", labels + (item.protection_state,), 1.0)
-        states[(item.backup_management_type, item.protection_state)] += 1
         if item.health:
             add("azure_backup_protected_item_health", labels + (item.health,), 1.0)
         if item.last_backup_status:
             add("azure_backup_protected_item_last_backup_status", labels + (item.last_backup_status,), 1.0)
-        if item.last_backup_timestamp is not None:
-            add(
-                "azure_backup_protected_item_last_backup_timestamp_seconds",
-                labels,
-                item.last_backup_timestamp,
-            )
         if item.last_recovery_point_timestamp is not None:
             add(
                 "azure_backup_protected_item_last_recovery_point_timestamp_seconds",
@@ -256,8 +282,6 @@ def _render_inventory(
             )
         for kind, seconds in sorted(item.intervals.items()):
             add("azure_backup_protected_item_backup_interval_seconds", labels + (kind,), seconds)
-    for (bmt, state), count in sorted(states.items()):
-        add("azure_backup_protected_items", vault + (bmt, state), float(count))
     settings = inventory.settings
     if settings is not None:
         add(
@@ -294,11 +318,15 @@ class BackupCollector(Collector):
         snapshots: Callable[[float | None], Sequence[VaultSnapshot]],
         api_snapshot: Callable[[], ApiSnapshot],
         subscriptions_up: Callable[[], Mapping[str, bool]] = dict,
+        shard: int = 0,
     ) -> None:
         self._snapshots = snapshots
         self._api_snapshot = api_snapshot
         self._subscriptions_up = subscriptions_up
+        self._shard = shard
 
     def collect(self) -> Iterable[Metric]:
         vaults = self._snapshots(current_budget())
-        return render(vaults, self._api_snapshot(), subscriptions_up=self._subscriptions_up())
+        return render(
+            vaults, self._api_snapshot(), subscriptions_up=self._subscriptions_up(), shard=self._shard
+        )

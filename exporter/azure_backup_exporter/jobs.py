@@ -24,6 +24,7 @@ from typing import Any
 FINISHED_STATUSES = frozenset({"Completed", "CompletedWithWarnings", "Failed", "Cancelled"})
 RUNNING_STATUSES = frozenset({"InProgress", "Cancelling", "NotStarted"})
 SUCCESS_STATUSES = frozenset({"Completed", "CompletedWithWarnings"})
+
 UNKNOWN = "Unknown"
 # Longer than any backup job runs; the bound also keeps the duration histogram's sum finite.
 MAX_DURATION_SECONDS = 366 * 86400.0
@@ -38,6 +39,11 @@ _VAULT_ID = re.compile(
     r"/providers/microsoft\.recoveryservices/vaults/(?P<name>[^/]+)/?$",
     re.IGNORECASE,
 )
+
+
+def is_backup_operation(operation: str) -> bool:
+    """A backup, not a restore, a configuration or a deletion: "Backup", "Backup (Full)", "Backup (Log)"..."""
+    return operation == "Backup" or operation.startswith("Backup (")
 
 
 def utf8_text(text: str) -> str:

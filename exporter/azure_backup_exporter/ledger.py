@@ -2,8 +2,9 @@
 
 The readers feed it parsed jobs (`apply_listing`) and sizes (`apply_size`); the time is always an
 argument. It keeps the jobs of the lookback and, derived from them, what outlives a single listing:
-each finished job counted once (per entity and status), durations observed once, sizes added once,
-the last success of each entity, and each malformed record counted once. `snapshot()` projects it all
+each finished job counted once (per management type, operation and status), durations observed once,
+sizes added once (per vault), the last success and last size of each entity, and each malformed record
+counted once. `snapshot()` projects it all
 into the immutable values the collector renders.
 
 Rules it holds:
@@ -25,7 +26,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .entities import WORKLOAD_MANAGEMENT_TYPE, canonical_entities, relabel
-from .jobs import Job, MalformedJob, VaultRef, is_plausible
+from .jobs import Job, MalformedJob, VaultRef, is_backup_operation, is_plausible
 from .snapshot import (
     DURATION_BUCKETS_SECONDS,
     EntityKey,
@@ -37,16 +38,6 @@ from .snapshot import (
 # A warm listing starts this long before the last one ended, for jobs that show up late in the list.
 WARM_OVERLAP_SECONDS = 600.0
 MAX_MALFORMED_REMEMBERED = 10_000
-# Operations that never report a size ("Backup Size" or "Data Transferred (in MB)"): their details are
-# not worth a request. Restores of file shares and databases do report the data they transferred.
-NO_SIZE_OPERATIONS = frozenset(
-    op.lower()
-    for op in (
-        "ConfigureBackup", "DisableBackup", "DeleteBackupData", "Register", "UnRegister", "Undelete",
-        "UpdateCustomerManagedKey", "MoveRecoveryPoint", "Invalid",
-    )
-)  # fmt: skip
-
 # A record the listing could not parse: its name when it had one, and why.
 Malformed = tuple[str | None, MalformedJob]
 
@@ -83,8 +74,6 @@ class _Histogram:
 class _EntityTotals:
     """What outlives the jobs that made it, as long as the entity has a job in the lookback."""
 
-    finished_by_status: Counter[str] = field(default_factory=Counter)
-    size_bytes_total: int = 0
     last_success_end: float | None = None
     last_size: tuple[float, int] | None = None  # (start time of the job, size)
 
@@ -96,8 +85,6 @@ def _merge(into: _EntityTotals | None, more: _EntityTotals) -> _EntityTotals:
     successes = [end for end in (into.last_success_end, more.last_success_end) if end is not None]
     sizes = [size for size in (into.last_size, more.last_size) if size is not None]
     return _EntityTotals(
-        finished_by_status=into.finished_by_status + more.finished_by_status,
-        size_bytes_total=into.size_bytes_total + more.size_bytes_total,
         last_success_end=max(successes) if successes else None,
         last_size=max(sizes) if sizes else None,
     )
@@ -113,6 +100,9 @@ class VaultLedger:
         self._details_done: set[str] = set()
         self._entities: dict[EntityKey, _EntityTotals] = {}
         self._histograms: dict[tuple[str, str], _Histogram] = {}
+        # for the life of the process, whatever leaves the lookback: counters never go down
+        self._finished: Counter[tuple[str, str, str]] = Counter()  # (management type, operation, status)
+        self._size_bytes_total = 0
         self._malformed: Counter[str] = Counter()
         self._malformed_seen: set[str] = set()
         self._watermark: float | None = None
@@ -140,16 +130,15 @@ class VaultLedger:
         ]
 
     def detail_candidates(self, budget: int) -> list[Job]:
-        """Finished jobs whose details (size) are worth a request, most useful first, at most `budget`.
+        """Finished backup jobs whose details (size) are worth a request, most useful first, at most `budget`.
 
         The latest finished job of each entity first (it gives `last_job_size_bytes`), then newest first.
+        Only backups: the exporter shows their sizes, and a restore's transferred data is not one.
         """
         waiting = [
             job
             for job in self._jobs.values()
-            if job.finished
-            and job.job_id not in self._details_done
-            and job.operation.lower() not in NO_SIZE_OPERATIONS
+            if job.finished and job.job_id not in self._details_done and is_backup_operation(job.operation)
         ]
         latest: dict[EntityKey, Job] = {}
         for job in self._jobs.values():
@@ -231,7 +220,7 @@ class VaultLedger:
     def _count_finished(self, job: Job) -> None:
         self._counted.add(job.job_id)
         totals = self._entities.setdefault(entity_key(job), _EntityTotals())
-        totals.finished_by_status[job.status] += 1
+        self._finished[(job.backup_management_type, job.operation, job.status)] += 1
         ended = job.finished_at
         if job.succeeded and ended is not None:
             if totals.last_success_end is None or ended > totals.last_success_end:
@@ -244,7 +233,7 @@ class VaultLedger:
     def _add_size(self, job: Job, size: int) -> None:
         self._details_done.add(job.job_id)
         totals = self._entities.setdefault(entity_key(job), _EntityTotals())
-        totals.size_bytes_total += size
+        self._size_bytes_total += size
         if totals.last_size is None or job.start_time >= totals.last_size[0]:
             totals.last_size = (job.start_time, size)
 
@@ -291,8 +280,6 @@ class VaultLedger:
                     last_job_duration_seconds=duration,
                     last_success_timestamp=totals.last_success_end,
                     last_size_bytes=totals.last_size[1] if totals.last_size else None,
-                    finished_by_status=dict(totals.finished_by_status),
-                    size_bytes_total=totals.size_bytes_total,
                     consecutive_failures=_failures_since_success(finished.get(key, [])),
                 )
             )
@@ -302,6 +289,8 @@ class VaultLedger:
             refresh_duration_seconds=refresh_duration_seconds,
             entities=tuple(entities),
             job_counts=dict(job_counts),
+            jobs_finished=dict(self._finished),
+            size_bytes_total=self._size_bytes_total,
             durations={
                 key: HistogramSnapshot(tuple(h.counts), h.total) for key, h in self._histograms.items()
             },

@@ -101,7 +101,6 @@ class ProtectionLedger:
             protection_state=item.protection_state,
             health=item.health,
             last_backup_status=item.last_backup_status,
-            last_backup_timestamp=item.last_backup_time,
             last_recovery_point_timestamp=self._recovery_points.get(item.id.lower()),
             intervals=dict(intervals),
         )

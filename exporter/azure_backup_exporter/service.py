@@ -109,7 +109,7 @@ class Exporter:
         )
         self.readiness = Readiness(self.scheduler.scrape)
         self.collector = BackupCollector(
-            self.readiness.scrape, self.stats.snapshot, discovery.subscriptions_up
+            self.readiness.scrape, self.stats.snapshot, discovery.subscriptions_up, config.shard_index
         )
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)

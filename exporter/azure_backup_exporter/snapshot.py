@@ -34,8 +34,6 @@ class EntitySnapshot:
     last_job_duration_seconds: float | None
     last_success_timestamp: float | None
     last_size_bytes: int | None
-    finished_by_status: Mapping[str, int]
-    size_bytes_total: int
     consecutive_failures: int = 0  # failed jobs since the last success, within the lookback
 
 
@@ -49,6 +47,11 @@ class HistogramSnapshot:
     @property
     def count(self) -> int:
         return sum(self.bucket_counts)
+
+    def __add__(self, other: HistogramSnapshot) -> HistogramSnapshot:
+        """The histogram of both sets of observations (two vaults' jobs of one kind)."""
+        counts = tuple(a + b for a, b in zip(self.bucket_counts, other.bucket_counts, strict=True))
+        return HistogramSnapshot(counts, self.sum_seconds + other.sum_seconds)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,6 @@ class ItemSnapshot:
     protection_state: str
     health: str
     last_backup_status: str
-    last_backup_timestamp: float | None
     last_recovery_point_timestamp: float | None
     intervals: Mapping[str, float]  # backup kind (backup, log) -> longest scheduled gap, in seconds
 
@@ -85,10 +87,13 @@ class VaultSnapshot:
     up: bool
     refresh_duration_seconds: float | None
     entities: tuple[EntitySnapshot, ...] = ()
-    job_counts: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    job_counts: Mapping[tuple[str, str, str], int] = field(default_factory=dict)  # in the lookback
     durations: Mapping[tuple[str, str], HistogramSnapshot] = field(default_factory=dict)
     malformed_jobs: Mapping[str, int] = field(default_factory=dict)
     inventory: InventorySnapshot | None = None  # None: the inventory is not read (or not yet tried)
+    # finished jobs counted since the exporter started, by (management type, operation, status)
+    jobs_finished: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    size_bytes_total: int = 0  # sizes of finished jobs added since the exporter started
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ EMPTY_WHEN_HEALTHY = {
         "Jobs running now",
         "Vaults failing to refresh",
         "Current errors",
-        "Failed jobs by vault",
+        "Failed last jobs by vault",
         "Entities in error, by vault and error code",
         "Throttled and failed Azure requests",
         "Unreadable job records",
@@ -51,7 +51,7 @@ EMPTY_WHEN_HEALTHY = {
         "Items needing attention",
         "Subscriptions failing to list",
     },
-    ENTITY_UID: {"Error codes", "Running for"},
+    ENTITY_UID: {"Error codes", "Running for", "Failures in a row"},
 }
 
 LABEL_VALUES = re.compile(

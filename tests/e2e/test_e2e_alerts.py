@@ -261,12 +261,12 @@ def e2e() -> Iterator[EndToEnd]:
         )
         stack.prometheus.wait_for_targets_up()
         # Prometheus holds every vault's first read before anything changes: the deleted and revoked vaults
-        # are read successfully before they go away, and the flaky entity's failure count is seen growing
-        # from 1 (a first scrape cut short by its 1 s budget could otherwise see it born at 3: no increase).
+        # are read successfully before they go away, and the flaky entity's failures in a row are seen growing
+        # from 1.
         prometheus = stack.prometheus
         prometheus.wait_for(f"count(azure_backup_vault_up == 1) == {len(vars(vaults))}")
         prometheus.wait_for(
-            f'azure_backup_jobs_finished_total{{vault="{name_of(vaults.flaky)}", status="Failed"}} == 1'
+            f'azure_backup_consecutive_failures{{vault="{name_of(vaults.flaky)}"}} == 1'
         )
         add_repeated_failures(control, vaults)
         control.set_faults(deleted_vaults=[vaults.deleted], revoked_vaults=[vaults.revoked])
@@ -449,24 +449,23 @@ def test_hard_throttling_keeps_the_exporter_serving_and_loses_no_job(e2e: EndToE
     assert prometheus.query(f'azure_backup_last_job_status{{vault="{vault}", entity="vm-02"}}') == []
 
     e2e.control.set_faults(throttle=False)
-    found = prometheus.wait_for(
-        f'azure_backup_jobs_finished_total{{vault="{vault}", entity="vm-02", status="Completed"}}',
-        timeout=ALERT_TIMEOUT,
-    )
-    assert found[0]["value"][1] == "1"
     assert prometheus.wait_for(
-        f'azure_backup_last_job_status{{vault="{vault}", entity="vm-02", status="Completed"}} == 1'
+        f'azure_backup_last_job_status{{vault="{vault}", entity="vm-02", status="Completed"}} == 1',
+        timeout=ALERT_TIMEOUT,
     )
     # The job that ended during the throttling: its end is seen and counted once.
     assert prometheus.wait_for(
         f'azure_backup_last_job_status{{vault="{vault}", entity="vm-03", status="Completed"}} == 1'
     )
-    counted = prometheus.query(f'azure_backup_jobs_finished_total{{vault="{vault}", status="Completed"}}')
-    assert sorted((r["metric"]["entity"], r["value"][1]) for r in counted) == [
-        ("vm-01", "1"),
-        ("vm-02", "1"),
-        ("vm-03", "1"),
+    # each with its outcome: no failure in a row, and a success at its job's end
+    outcomes = prometheus.query(f'azure_backup_consecutive_failures{{vault="{vault}"}}')
+    assert sorted((r["metric"]["entity"], r["value"][1]) for r in outcomes) == [
+        ("vm-01", "0"),
+        ("vm-02", "0"),
+        ("vm-03", "0"),
     ]
+    successes = prometheus.query(f'azure_backup_last_success_timestamp_seconds{{vault="{vault}"}}')
+    assert sorted(r["metric"]["entity"] for r in successes) == ["vm-01", "vm-02", "vm-03"]
 
 
 def test_stopped_exporter_pages(e2e: EndToEnd) -> None:

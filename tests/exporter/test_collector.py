@@ -60,6 +60,10 @@ def fixed_snapshots() -> tuple[list[VaultSnapshot], ApiSnapshot]:
         "510008",
     )
     running = Job("j3", "share-1", "AzureStorage", "Backup", "InProgress", "AzureStorageJob", 1_800_003_000.0)
+    configured = Job(
+        "j4", "vm-01", "AzureIaasVM", "ConfigureBackup", "Completed", "AzureIaaSVMJob", 1_799_000_000.0,
+        1_799_000_030.0, 30.0,
+    )  # fmt: skip
     healthy = VaultSnapshot(
         vault=VAULT,
         up=True,
@@ -71,13 +75,14 @@ def fixed_snapshots() -> tuple[list[VaultSnapshot], ApiSnapshot]:
                 1200.0,
                 1_800_001_200.0,
                 2332 * 1048576,
-                {"Completed": 3, "Failed": 1},
-                3 * 2332 * 1048576,
+            ),
+            EntitySnapshot(EntityKey("AzureWorkload", ODD, "Backup (Log)"), failed, 60.0, None, None),
+            EntitySnapshot(
+                EntityKey("AzureStorage", "share-1", "Backup"), running, 42.0, 1_799_990_000.0, None
             ),
             EntitySnapshot(
-                EntityKey("AzureWorkload", ODD, "Backup (Log)"), failed, 60.0, None, None, {"Failed": 1}, 0
+                EntityKey("AzureIaasVM", "vm-01", "ConfigureBackup"), configured, 30.0, 1_799_000_030.0, None
             ),
-            EntitySnapshot(EntityKey("AzureStorage", "share-1", "Backup"), running, 42.0, None, None, {}, 0),
         ),
         job_counts={
             ("AzureIaasVM", "Backup", "Completed"): 3,
@@ -85,6 +90,12 @@ def fixed_snapshots() -> tuple[list[VaultSnapshot], ApiSnapshot]:
             ("AzureWorkload", "Backup (Log)", "Failed"): 1,
             ("AzureStorage", "Backup", "InProgress"): 1,
         },
+        jobs_finished={
+            ("AzureIaasVM", "Backup", "Completed"): 3,
+            ("AzureIaasVM", "Backup", "Failed"): 1,
+            ("AzureWorkload", "Backup (Log)", "Failed"): 1,
+        },
+        size_bytes_total=3 * 2332 * 1048576,
         durations={
             ("AzureIaasVM", "Backup"): _histogram(1200.0, 1300.0, 50.0, 90000.0),
             ("AzureWorkload", "Backup (Log)"): _histogram(60.0),
@@ -104,7 +115,6 @@ def fixed_snapshots() -> tuple[list[VaultSnapshot], ApiSnapshot]:
                     "Protected",
                     "Passed",
                     "Completed",
-                    1_800_001_200.0,
                     1_800_001_100.0,
                     {"backup": 86400.0},
                 ),
@@ -118,7 +128,6 @@ def fixed_snapshots() -> tuple[list[VaultSnapshot], ApiSnapshot]:
                     "ProtectionStopped",
                     "Healthy",
                     "Healthy",
-                    None,
                     None,
                     {"backup": 86400.0, "log": 3600.0},
                 ),
@@ -211,11 +220,87 @@ def test_promtool_accepts_the_exposition() -> None:
 
 def test_finished_counters_start_at_zero_for_every_finished_status() -> None:
     """A failure after only successes is an increase of an existing series, which increase() sees."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    (finished,) = [
+        family
+        for family in text_string_to_metric_families(exposition())
+        if family.name == "azure_backup_jobs_finished"
+    ]
+    counts = {
+        (s.labels["backup_management_type"], s.labels["operation"], s.labels["status"]): s.value
+        for s in finished.samples
+        if s.name.endswith("_total")
+    }
+    assert {status: n for (bmt, _, status), n in counts.items() if bmt == "AzureWorkload"} == {
+        "Completed": 0.0, "CompletedWithWarnings": 0.0, "Cancelled": 0.0, "Failed": 1.0,
+    }  # fmt: skip
+    assert counts[("AzureIaasVM", "Backup", "Completed")] == 3.0
+    # one per kind of job and shard, not per vault or entity
+    assert all(
+        set(s.labels) == {"shard", "backup_management_type", "operation", "status"} for s in finished.samples
+    )
+    assert {s.labels["shard"] for s in finished.samples} == {"0"}
+
+
+def series_of(text: str, entity: str, operation: str) -> set[str]:
+    marker = f'entity="{entity}",operation="{operation}"'
+    return {line.split("{")[0] for line in text.splitlines() if marker in line and not line.startswith("#")}
+
+
+def test_a_listed_item_has_its_recovery_point_and_no_last_success_of_its_own() -> None:
+    """One concept, one series: a listed item's last success is its recovery point (inventory)."""
     text = exposition()
-    share = 'entity="share-1",operation="Backup"'
-    finished = [line for line in text.splitlines() if line.startswith("azure_backup_jobs_finished_total{")]
-    for status in ("Completed", "CompletedWithWarnings", "Failed", "Cancelled"):
-        expected = f'status="{status}"'
-        assert any(share in line and expected in line and line.endswith(" 0.0") for line in finished)
-    vm = [line for line in finished if 'entity="vm-01"' in line]
-    assert any('status="Completed"' in line and line.endswith(" 3.0") for line in vm)
+    assert "azure_backup_last_success_timestamp_seconds" not in series_of(text, "vm-01", "Backup")
+    assert "azure_backup_protected_item_last_recovery_point_timestamp_seconds" in {
+        line.split("{")[0] for line in text.splitlines() if 'entity="vm-01"' in line
+    }
+    # share-1 is not a listed item: its jobs are all there is
+    assert "azure_backup_last_success_timestamp_seconds" in series_of(text, "share-1", "Backup")
+
+
+def test_a_backup_gets_the_full_set_and_other_operations_their_status_and_start() -> None:
+    text = exposition()
+    assert series_of(text, "vm-01", "Backup") == {
+        "azure_backup_last_job_status",
+        "azure_backup_last_job_start_timestamp_seconds",
+        "azure_backup_last_job_duration_seconds",
+        "azure_backup_last_job_size_bytes",
+        "azure_backup_consecutive_failures",
+    }
+    assert series_of(text, "vm-01", "ConfigureBackup") == {
+        "azure_backup_last_job_status",
+        "azure_backup_last_job_start_timestamp_seconds",
+    }
+
+
+def test_job_kinds_add_up_across_vaults() -> None:
+    """The duration histogram and the finished counter are one per kind of job, whatever the vault count."""
+    vaults, api = fixed_snapshots()
+    healthy = vaults[1]
+    other = VaultSnapshot(
+        VaultRef("00000000-0000-0000-0000-000000000001", "rg-prod", "vault-2"),
+        True,
+        0.1,
+        durations={("AzureIaasVM", "Backup"): _histogram(100.0)},
+        jobs_finished={("AzureIaasVM", "Backup", "Completed"): 2},
+    )
+    families = {family.name: family for family in render([healthy, other], api)}
+    completed = [
+        sample.value
+        for sample in families["azure_backup_jobs_finished"].samples
+        if sample.labels
+        == {
+            "shard": "0",
+            "backup_management_type": "AzureIaasVM",
+            "operation": "Backup",
+            "status": "Completed",
+        }
+    ]
+    assert completed == [5.0]
+    vm_count = [
+        sample.value
+        for sample in families["azure_backup_job_duration_seconds"].samples
+        if sample.name.endswith("_count") and sample.labels["backup_management_type"] == "AzureIaasVM"
+    ]
+    assert vm_count == [5.0]

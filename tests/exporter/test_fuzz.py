@@ -253,7 +253,7 @@ def test_render_replaces_what_cannot_be_encoded_whatever_built_the_snapshot() ->
     """The last guard: a snapshot that did not come through the parser still renders."""
     job = Job("j\ud800", "vm-\udfff", "AzureIaasVM", "Backup", "Completed", "AzureIaaSVMJob", 1.0)
     key = EntityKey(job.backup_management_type, job.entity, job.operation)
-    entity = EntitySnapshot(key, job, None, None, None, {"Completed": 1}, 0)
+    entity = EntitySnapshot(key, job, None, None, None)
     snapshot = VaultSnapshot(
         VaultRef("s", "rg-\ud800", "v"),
         True,

@@ -175,39 +175,29 @@ def test_counters_count_each_job_once_and_warm_scrapes_are_cheap(
     running = sim.add_job(vaults[0], "vm-2", status="InProgress", start_time=iso(timedelta(minutes=-30)))
     exporter = start_exporter(sim, vaults=vaults)
     first = scrape(exporter)
-    assert (
-        value(first, "azure_backup_jobs_finished_total", vault="rsv-one", entity="vm-1", status="Completed")
-        == 1
-    )
-    assert value(first, "azure_backup_job_size_bytes_total", vault="rsv-one", entity="vm-1") == 1024**3
+    assert value(first, "azure_backup_jobs_finished_total", operation="Backup", status="Completed") == 2
+    assert value(first, "azure_backup_job_size_bytes_total", vault="rsv-one") == 1024**3
     assert value(first, "azure_backup_last_job_error_info", vault="rsv-one", entity="vm-1") == 1
-    assert value(first, "azure_backup_last_job_end_timestamp_seconds", entity="vm-2") is None
+    assert value(first, "azure_backup_last_job_status", entity="vm-2", status="InProgress") == 1
 
     sim.reset_counts()
     for _ in range(3):
         again = scrape(exporter)
-    assert (
-        value(again, "azure_backup_jobs_finished_total", vault="rsv-one", entity="vm-1", status="Completed")
-        == 1
-    )
-    assert (
-        value(again, "azure_backup_jobs_finished_total", vault="rsv-one", entity="vm-1", status="Failed") == 1
-    )
-    assert value(again, "azure_backup_job_size_bytes_total", vault="rsv-one", entity="vm-1") == 1024**3
-    assert value(again, "azure_backup_job_duration_seconds_count", vault="rsv-one") == 2
+    assert value(again, "azure_backup_jobs_finished_total", operation="Backup", status="Completed") == 2
+    assert value(again, "azure_backup_jobs_finished_total", operation="Backup", status="Failed") == 2
+    assert value(again, "azure_backup_job_size_bytes_total", vault="rsv-one") == 1024**3
+    assert value(again, "azure_backup_job_duration_seconds_count", operation="Backup") == 4
     counts = sim.requests()
     assert "get_job" not in counts
     assert counts["list_jobs"] == {"200": 3 * len(vaults)}
 
     sim.control(f"jobs/{running['name']}/finish", {"status": "Completed", "backup_size_bytes": 2 * 1024**3})
     done = scrape(exporter)
-    assert (
-        value(done, "azure_backup_jobs_finished_total", vault="rsv-one", entity="vm-2", status="Completed")
-        == 1
-    )
+    assert value(done, "azure_backup_jobs_finished_total", operation="Backup", status="Completed") == 3
     assert value(done, "azure_backup_last_job_size_bytes", vault="rsv-one", entity="vm-2") == 2 * 1024**3
-    assert value(done, "azure_backup_last_job_end_timestamp_seconds", entity="vm-2") is not None
-    assert value(done, "azure_backup_job_duration_seconds_count", vault="rsv-one") == 3
+    assert value(done, "azure_backup_job_size_bytes_total", vault="rsv-one") == 3 * 1024**3
+    assert value(done, "azure_backup_last_job_status", entity="vm-2", status="Completed") == 1
+    assert value(done, "azure_backup_job_duration_seconds_count", operation="Backup") == 5
     assert sim.requests()["get_job"] == {"200": 1}
 
 

@@ -175,6 +175,11 @@ def test_an_item_whose_jobs_left_the_lookback_keeps_its_inventory_series(
         assert not jobs, "its jobs left the lookback"
         assert value(text, "azure_backup_protected_item_info", **series) == 1.0
         assert (
-            value(text, "azure_backup_protected_item_last_backup_timestamp_seconds", **series)
-            == item.last_backup_time
+            value(
+                text,
+                "azure_backup_protected_item_last_backup_status",
+                status=item.last_backup_status,
+                **series,
+            )
+            == 1.0
         )

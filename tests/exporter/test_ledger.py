@@ -50,8 +50,10 @@ def test_a_finished_job_is_counted_once_however_often_it_is_listed() -> None:
     jobs = listing(job("a", status="Completed"), job("b", status="Failed", start=T0 - 1800))
     for minute in range(5):
         ledger.apply_listing(jobs, [], [], T0 + 60 * minute)
-    totals = entity(snap(ledger, T0 + 300))
-    assert dict(totals.finished_by_status) == {"Completed": 1, "Failed": 1}
+    assert snap(ledger, T0 + 300).jobs_finished == {
+        ("AzureIaasVM", "Backup", "Completed"): 1,
+        ("AzureIaasVM", "Backup", "Failed"): 1,
+    }
     histogram = snap(ledger).durations[("AzureIaasVM", "Backup")]
     assert histogram.count == 2 and histogram.sum_seconds == 1200
 
@@ -64,9 +66,9 @@ def test_a_restart_counts_the_jobs_already_finished_in_the_lookback_once() -> No
     assert restarted.window_start(T0 + 60) == T0 + 60 - LOOKBACK  # cold: the whole lookback
     restarted.apply_listing(jobs, [], [], T0 + 60)
     assert (
-        entity(snap(restarted)).finished_by_status
-        == entity(snap(before)).finished_by_status
-        == {"Completed": 2}
+        snap(restarted).jobs_finished
+        == snap(before).jobs_finished
+        == {("AzureIaasVM", "Backup", "Completed"): 2}
     )
 
 
@@ -74,11 +76,11 @@ def test_a_job_that_finishes_later_is_counted_when_it_finishes() -> None:
     ledger = VaultLedger(LOOKBACK)
     ledger.apply_listing(listing(job("a", status="InProgress", start=T0 - 120)), [], [], T0)
     running = entity(snap(ledger, T0 + 30))
-    assert running.finished_by_status == {} and running.last_job_duration_seconds == 150
+    assert snap(ledger, T0 + 30).jobs_finished == {} and running.last_job_duration_seconds == 150
     assert running.last_success_timestamp is None
     ledger.apply_listing(listing(job("a", status="Completed", start=T0 - 120)), [], [], T0 + 600)
     done = entity(snap(ledger, T0 + 600))
-    assert done.finished_by_status == {"Completed": 1}
+    assert snap(ledger, T0 + 600).jobs_finished == {("AzureIaasVM", "Backup", "Completed"): 1}
     assert done.last_success_timestamp == T0 - 120 + 600
     assert done.last_job_duration_seconds == 600
 
@@ -102,7 +104,7 @@ def test_a_late_arrival_inside_the_overlap_is_counted_and_becomes_the_latest() -
     late = job("late", status="Failed", start=T0 - 300)
     ledger.apply_listing(listing(late), [], [], T0 + 60)
     totals = entity(snap(ledger, T0 + 60))
-    assert totals.finished_by_status == {"Completed": 1, "Failed": 1}
+    assert sum(snap(ledger, T0 + 60).jobs_finished.values()) == 2
     assert totals.last_job.job_id == "late"
     assert totals.last_success_timestamp == T0 - 3600 + 600  # the earlier success still counts
 
@@ -149,8 +151,7 @@ def test_sizes_are_added_once_and_kept_when_a_listing_repeats_the_job_without_th
     ledger.apply_size("a", None)  # its details report no size: never asked again
     assert ledger.detail_candidates(10) == []
     ledger.apply_listing(listing(first, second), [], [], T0 + 60)  # lists carry no extendedInfo
-    totals = entity(snap(ledger))
-    assert totals.last_size_bytes == 3 * 2**30 and totals.size_bytes_total == 3 * 2**30
+    assert entity(snap(ledger)).last_size_bytes == 3 * 2**30 and snap(ledger).size_bytes_total == 3 * 2**30
 
 
 def test_details_are_asked_for_the_latest_job_of_each_entity_first_within_the_budget() -> None:
@@ -175,7 +176,7 @@ def test_a_size_in_the_listing_itself_counts_once() -> None:
     sized = job("a", size_bytes=2048)
     ledger.apply_listing(listing(sized), [], [], T0)
     ledger.apply_listing(listing(sized), [], [], T0 + 60)
-    assert entity(snap(ledger)).size_bytes_total == 2048
+    assert snap(ledger).size_bytes_total == 2048
     assert ledger.detail_candidates(10) == []
 
 
@@ -267,7 +268,6 @@ def test_protection_stopped_on_a_database_carries_the_entity_of_its_backups() ->
     }
     stopped = shown[("msdb [sql-vm]", "DisableBackup")]
     assert stopped.last_job.job_id == "d" and stopped.last_job.entity == "msdb [sql-vm]"
-    assert stopped.finished_by_status == {"Completed": 1}
 
 
 def test_hana_and_the_old_instance_prefixed_form_match_on_the_database_part() -> None:
@@ -325,8 +325,7 @@ def test_two_names_of_one_database_and_operation_merge_their_totals() -> None:
     )
     (merged,) = db_entities(snap(ledger)).values()
     assert merged.key.entity == "sqltest6 [sqlvm]" and merged.last_job.job_id == "r2"
-    assert merged.finished_by_status == {"Completed": 1, "Failed": 1}
-    assert merged.size_bytes_total == 4 * 2**20 and merged.last_size_bytes == 2**20
+    assert merged.last_size_bytes == 2**20
     assert merged.last_success_timestamp == T0 - 7200 + 600
 
 
@@ -378,3 +377,31 @@ def test_consecutive_failures_of_a_restarted_exporter_are_read_from_the_lookback
     for ledger in (VaultLedger(LOOKBACK), VaultLedger(LOOKBACK)):  # before and after a restart
         ledger.apply_listing(jobs, [], [], T0)
         assert entity(snap(ledger)).consecutive_failures == 3
+
+
+def test_counts_outlive_the_jobs_that_made_them_so_counters_never_go_down() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(listing(job("a", size_bytes=1024), job("b", status="Failed")), [], [], T0)
+    ledger.apply_listing({}, [], [], T0 + LOOKBACK)  # both left the lookback, and their entity with them
+    later = snap(ledger, T0 + LOOKBACK)
+    assert later.entities == ()
+    assert later.jobs_finished == {
+        ("AzureIaasVM", "Backup", "Completed"): 1,
+        ("AzureIaasVM", "Backup", "Failed"): 1,
+    }
+    assert later.size_bytes_total == 1024
+
+
+def test_only_backups_are_worth_a_request_for_their_size() -> None:
+    ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing(
+        listing(
+            job("r", operation="Restore"),
+            job("f", operation="Backup (Full)"),
+            job("c", operation="ConfigureBackup"),
+        ),
+        [],
+        [],
+        T0,
+    )
+    assert [j.job_id for j in ledger.detail_candidates(10)] == ["f"]

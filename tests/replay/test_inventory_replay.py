@@ -47,7 +47,6 @@ ITEM_METRICS = (
     "azure_backup_protected_item_protection_state",
     "azure_backup_protected_item_health",
     "azure_backup_protected_item_last_backup_status",
-    "azure_backup_protected_item_last_backup_timestamp_seconds",
     "azure_backup_protected_item_last_recovery_point_timestamp_seconds",
     "azure_backup_protected_item_backup_interval_seconds",
 )
@@ -104,8 +103,6 @@ def what_shows(item: ItemExpectation, intervals: dict[str, float]) -> Shown:
         shown["azure_backup_protected_item_health"] = [({"health": item.health}, 1.0)]
     if item.last_backup_status is not None:
         shown["azure_backup_protected_item_last_backup_status"] = [({"status": item.last_backup_status}, 1.0)]
-    if item.last_backup is not None:
-        shown["azure_backup_protected_item_last_backup_timestamp_seconds"] = [({}, item.last_backup)]
     if item.last_recovery_point is not None:
         shown["azure_backup_protected_item_last_recovery_point_timestamp_seconds"] = [
             ({}, item.last_recovery_point)
@@ -313,20 +310,13 @@ def test_the_interval_is_there_exactly_when_the_policy_is_served_with_a_schedule
     } <= set(kinds)
 
 
-def test_items_are_counted_by_management_type_and_state(inventory_replay: Any) -> None:
+def test_every_item_has_one_protection_state_as_recorded(inventory_replay: Any) -> None:
     shown, vaults, _ = inventory_replay
     states: Counter[str] = Counter()
     for key in vaults:
-        counted: Counter[tuple[str, str]] = Counter()
-        for (vault_key, bmt, _), series in shown.items.items():
+        for (vault_key, _, _), series in shown.items.items():
             if vault_key == key:
                 ((labels, _),) = series["azure_backup_protected_item_protection_state"]
-                counted[(bmt, labels["state"])] += 1
-        got = {
-            (labels["backup_management_type"], labels["state"]): value
-            for labels, value in shown.vaults[key]["azure_backup_protected_items"]
-        }
-        assert got == {k: float(n) for k, n in counted.items()}
-        states.update({state: n for (_, state), n in counted.items()})
+                states[labels["state"]] += 1
     assert "" not in states  # every recorded item carries its protectionState
     assert set(states) == {"IRPending", "Protected", "ProtectionStopped", "ProtectionError", "Healthy"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import urllib.request
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -100,6 +101,11 @@ def replay() -> Iterator[tuple[Metrics, dict[tuple[str, str, str], VaultExpectat
     yield metrics, {key: expected(jobs) for key, jobs in vaults.items()}, fake, now
 
 
+def is_backup(operation: str) -> bool:
+    """The operations the exporter gives a duration, a size and a last success (docs/metrics.md)."""
+    return operation == "Backup" or operation.startswith("Backup (")
+
+
 def vault_labels(metrics: Metrics, key: tuple[str, str, str]) -> dict[str, str]:
     (found,) = [
         lab for lab in metrics.series("azure_backup_vault_up")
@@ -112,6 +118,7 @@ def test_every_recorded_job_was_read_and_none_is_malformed(replay: Any) -> None:
     metrics, vaults, fake, _ = replay
     assert len(recorded()) == 4128 and len(vaults) == 3
     assert fake.refused == []
+    jobs: Counter[tuple[str, str, str]] = Counter()
     for key, want in vaults.items():
         vault = vault_labels(metrics, key)
         assert metrics.get("azure_backup_vault_up", **vault) == 1.0
@@ -119,14 +126,15 @@ def test_every_recorded_job_was_read_and_none_is_malformed(replay: Any) -> None:
             metrics.get("azure_backup_jobs_malformed_total", **lab) == 0
             for lab in metrics.series("azure_backup_jobs_malformed_total", **vault)
         )
-        shown = {
-            (lab["backup_management_type"], lab["operation"], lab["status"]): metrics.get(
-                "azure_backup_jobs", **lab
-            )
-            for lab in metrics.series("azure_backup_jobs", **vault)
-        }
-        assert shown == {k: float(v) for k, v in want.jobs.items()}
-        assert sum(shown.values()) == sum(want.jobs.values())
+        jobs.update(want.jobs)
+    shown = {
+        (lab["backup_management_type"], lab["operation"], lab["status"]): metrics.get(
+            "azure_backup_jobs", **lab
+        )
+        for lab in metrics.series("azure_backup_jobs")
+    }
+    assert shown == {k: float(v) for k, v in jobs.items()}  # one series per kind of job, over every vault
+    assert sum(shown.values()) == 4128
     assert sum(sum(want.jobs.values()) for want in vaults.values()) == 4128
 
 
@@ -144,50 +152,60 @@ def test_latest_status_start_end_and_duration_of_each_entity_and_operation(repla
             assert metrics.get("azure_backup_last_job_start_timestamp_seconds", **labels) == pytest.approx(
                 seconds(p["startTime"]), abs=1e-3
             ), where
-            end = metrics.get("azure_backup_last_job_end_timestamp_seconds", **labels)
-            assert end == (pytest.approx(seconds(p["endTime"]), abs=1e-3) if "endTime" in p else None), where
+            duration = metrics.get("azure_backup_last_job_duration_seconds", **labels)
+            if not is_backup(operation):
+                assert duration is None, where  # a restore or a configuration: its status and start
+                continue
             took = (
                 reported_duration(facts.latest) if finished(facts.latest) else now - seconds(p["startTime"])
             )
-            assert metrics.get("azure_backup_last_job_duration_seconds", **labels) == pytest.approx(
-                took, abs=1e-3
-            ), where
+            assert duration == pytest.approx(took, abs=1e-3), where
 
 
 def test_counts_successes_and_sizes_of_each_entity(replay: Any) -> None:
     metrics, vaults, _, _ = replay
     sized = 0
+    finished_jobs: Counter[tuple[str, str, str]] = Counter()
     for key, want in vaults.items():
         vault = vault_labels(metrics, key)
+        vault_total = 0
         for (kind, entity, operation), facts in want.entities.items():
             labels = {**vault, "backup_management_type": kind, "entity": entity, "operation": operation}
             where = f"{entity!r} {operation!r}"
-            shown = {
-                lab["status"]: metrics.get("azure_backup_jobs_finished_total", **lab)
-                for lab in metrics.series("azure_backup_jobs_finished_total", **labels)
-                if metrics.get("azure_backup_jobs_finished_total", **lab)  # each finished status, 0 or more
-            }
-            assert shown == {status: float(n) for status, n in facts.finished.items()}, where
+            finished_jobs.update({(kind, operation, status): n for status, n in facts.finished.items()})
             success = metrics.get("azure_backup_last_success_timestamp_seconds", **labels)
+            last_size = metrics.get("azure_backup_last_job_size_bytes", **labels)
+            if not is_backup(operation):  # restores' sizes are not fetched, nor their successes shown
+                assert success is None and last_size is None, where
+                continue
             assert success == (pytest.approx(facts.last_success, abs=1e-3) if facts.last_success else None), (
                 where
             )
-            last_size = metrics.get("azure_backup_last_job_size_bytes", **labels)
-            total = metrics.get("azure_backup_job_size_bytes_total", **labels)
             if facts.sizes:
                 sized += 1
+                vault_total += sum(s for _, s in facts.sizes)
                 assert last_size == pytest.approx(max(facts.sizes)[1], abs=1), where
-                assert total == pytest.approx(sum(s for _, s in facts.sizes), abs=len(facts.sizes)), where
             else:
-                assert last_size is None and total in (None, 0.0), where
+                assert last_size is None, where
+        total = metrics.get("azure_backup_job_size_bytes_total", **vault)
+        assert total == pytest.approx(vault_total, abs=len(want.entities) * 10), key
     assert sized > 0
+    shown = {
+        (lab["backup_management_type"], lab["operation"], lab["status"]): metrics.get(
+            "azure_backup_jobs_finished_total", **lab
+        )
+        for lab in metrics.series("azure_backup_jobs_finished_total")
+    }
+    assert {kind: n for kind, n in shown.items() if n} == {
+        kind: float(n) for kind, n in finished_jobs.items()
+    }
 
 
 def test_sizes_come_from_both_fields(replay: Any) -> None:
     """IaaS VM backups report "Backup Size"; file shares and databases "Data Transferred (in MB)"."""
     metrics, vaults, _, _ = replay
     kinds = {lab["backup_management_type"] for lab in metrics.series("azure_backup_last_job_size_bytes")}
-    assert kinds == {"AzureIaasVM", "AzureStorage", "AzureWorkload"}
+    assert kinds == {"AzureIaasVM", "AzureStorage", "AzureWorkload"}  # backups only: restores are not fetched
     transferred = [
         line["job"] for line in recorded()
         if TRANSFERRED in line["job"]["properties"].get("extendedInfo", {}).get("propertyBag", {})
@@ -217,15 +235,18 @@ def test_error_codes_are_the_names_azure_gives_else_the_integer(replay: Any) -> 
 
 
 def test_duration_histograms_observe_every_finished_job_once(replay: Any) -> None:
+    """One histogram per kind of job over every vault: the recorded vaults' durations add up."""
     metrics, vaults, _, _ = replay
-    for key, want in vaults.items():
-        vault = vault_labels(metrics, key)
-        for (kind, operation), observed in want.durations.items():
-            labels = {**vault, "backup_management_type": kind, "operation": operation}
-            assert metrics.get("azure_backup_job_duration_seconds_count", **labels) == len(observed)
-            assert metrics.get("azure_backup_job_duration_seconds_sum", **labels) == pytest.approx(
-                sum(observed), abs=1e-3
-            )
+    observed: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for want in vaults.values():
+        for kind, durations in want.durations.items():
+            observed[kind] += durations
+    for (kind, operation), durations in observed.items():
+        labels = {"shard": "0", "backup_management_type": kind, "operation": operation}
+        assert metrics.get("azure_backup_job_duration_seconds_count", **labels) == len(durations)
+        assert metrics.get("azure_backup_job_duration_seconds_sum", **labels) == pytest.approx(
+            sum(durations), abs=1e-3
+        )
 
 
 def test_a_database_keeps_one_entity_across_its_operations(replay: Any) -> None:
@@ -250,5 +271,9 @@ def test_the_listing_was_windowed_and_paged_and_sizes_were_fetched_by_id(replay:
     listings, gets = fake.requests[("list_jobs", 200)], fake.requests[("get_job", 200)]
     assert listings > 3 * 90  # about a hundred 30-day windows a vault
     assert fake.paged > 0  # some windows hold more jobs than a page
-    sizable = sum(1 for line in recorded() if size(line["job"]) is not None)
+    sizable = sum(
+        1
+        for line in recorded()
+        if size(line["job"]) is not None and is_backup(line["job"]["properties"]["operation"])
+    )
     assert gets >= sizable
