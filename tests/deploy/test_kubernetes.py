@@ -2,12 +2,14 @@
 every object validates offline (core kinds against Kubernetes' schemas with kubernetes-validate --strict,
 ServiceMonitor and PrometheusRule against the prometheus-operator fields in deploy/schemas, the rules with
 promtool), the generated rules and dashboards are current, and the pieces agree with the exporter: the
-probes, port and metrics path it serves, the job name the shipped alerts expect, a locked-down pod.
+probes, port and metrics path it serves, the job name the shipped alerts expect, a locked-down pod, and
+targets that differ only in `instance`, which the alerts aggregate away.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -139,3 +141,49 @@ def test_service_monitor_scrapes_the_service_as_the_job_the_alerts_expect() -> N
     assert job == Vocabulary().job_name
     assert objects["ServiceAccount"]["metadata"]["annotations"]["azure.workload.identity/client-id"]
     assert all(obj["metadata"]["namespace"] == "monitoring" for obj in objects.values())
+
+
+def operator_target_labels(pod: str, address: str) -> dict[str, str]:
+    """A ServiceMonitor target's labels as prometheus-operator sets them before the endpoint's own
+    `relabelings`, which it appends last (pkg/prometheus/promcfg.go, generateServiceMonitorConfig)."""
+    return {
+        "__address__": address,
+        "__meta_kubernetes_pod_name": pod,
+        "namespace": "monitoring",
+        "service": "azure-backup-exporter",
+        "pod": pod,
+        "container": "exporter",
+        "job": "azure-backup-exporter",
+        "endpoint": "http-metrics",
+    }
+
+
+def relabel(labels: dict[str, str], configs: list[dict[str, Any]]) -> dict[str, str]:
+    """Prometheus's target relabelling for the forms the ServiceMonitor uses, then its defaults: `instance`
+    from the address when unset, and every `__` label dropped."""
+    labels = dict(labels)
+    for config in configs:
+        action = config.get("action", "replace").lower()
+        if action == "replace" and set(config) == {"sourceLabels", "targetLabel"}:
+            labels[config["targetLabel"]] = ";".join(labels.get(name, "") for name in config["sourceLabels"])
+        elif action == "labeldrop":
+            labels = {
+                name: value for name, value in labels.items() if not re.fullmatch(config["regex"], name)
+            }
+        else:
+            raise AssertionError(f"relabelling not emulated here: {config}")
+    labels.setdefault("instance", labels["__address__"])
+    return {name: value for name, value in labels.items() if not name.startswith("__")}
+
+
+def test_service_monitor_leaves_instance_the_only_label_that_differs_between_pods() -> None:
+    (endpoint,) = by_kind(kustomize(KUSTOMIZATIONS["base"]))["ServiceMonitor"]["spec"]["endpoints"]
+    pods = {"azure-backup-exporter-0": "10.0.0.5:10091", "azure-backup-exporter-1": "10.0.1.7:10091"}
+    targets = [
+        relabel(operator_target_labels(pod, address), endpoint["relabelings"])
+        for pod, address in pods.items()
+    ]
+    assert [target["instance"] for target in targets] == list(pods)  # the pod's name, not its address
+    first, second = ({k: v for k, v in target.items() if k != "instance"} for target in targets)
+    assert first == second  # so `max without (instance)` merges them, as every shipped alert does
+    assert "pod" not in first
