@@ -31,7 +31,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 # The alert rules and dashboards, from mixin/vocabulary.py (README.md, "Tuning alerts and dashboards"),
-# and the Kubernetes objects made from them (deploy/kubernetes/generated/).
+# and the Kubernetes objects made from them (deploy/kubernetes/components/exporter/generated/).
 generate:
 	$(PYTHON) alerts/build.py
 	$(PYTHON) dashboards/build.py

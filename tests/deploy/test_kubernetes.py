@@ -1,13 +1,15 @@
-"""deploy/kubernetes as an operator applies it: `kubectl kustomize` builds the base and the example overlay,
+"""deploy/kubernetes as an operator applies it: `kubectl kustomize` builds the base and both overlays,
 every object validates offline (core kinds against Kubernetes' schemas with kubernetes-validate --strict,
 ServiceMonitor and PrometheusRule against the prometheus-operator fields in deploy/schemas, the rules with
 promtool), the generated rules and dashboards are current, and the pieces agree with the exporter: the
-probes, port and metrics path it serves, the job name the shipped alerts expect, a locked-down pod.
+probes, port and metrics path it serves, the job name the shipped alerts expect, a locked-down pod, and
+targets that differ only in `instance`, which the alerts aggregate away.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -18,48 +20,25 @@ import jsonschema
 import pytest
 import yaml
 from azure_backup_exporter.config import DEFAULT_PORT, OPTIONS, RESERVED_PATHS
+from manifests import (
+    CORE_KINDS,
+    KUSTOMIZATIONS,
+    REPO,
+    WORKLOAD_KIND,
+    by_kind,
+    kustomize,
+    validate_core,
+    validate_custom,
+)
 
 from mixin.vocabulary import Vocabulary
-
-REPO = Path(__file__).resolve().parents[2]
-KUSTOMIZATIONS = {
-    "base": REPO / "deploy/kubernetes/base",
-    "example": REPO / "deploy/kubernetes/overlays/example",
-}
-CR_SCHEMAS = json.loads((REPO / "deploy/schemas/prometheus-operator.json").read_text())
-CORE_KINDS = {"ServiceAccount", "ConfigMap", "Service", "Deployment"}
-
-
-def kustomize(directory: Path) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is missing (preinstalled here; see scripts/ensure-image-tools.sh)"
-    built = subprocess.run(
-        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=False
-    )
-    assert built.returncode == 0, built.stderr
-    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
-
-
-def by_kind(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {obj["kind"]: obj for obj in objects}
-
-
-def validate_core(objects: list[dict[str, Any]], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / "core.yaml"
-    path.write_text(yaml.safe_dump_all([obj for obj in objects if obj["kind"] in CORE_KINDS]))
-    command = [str(Path(sys.executable).with_name("kubernetes-validate")), "--strict", "--quiet", str(path)]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
-
-
-def validate_custom(obj: dict[str, Any]) -> None:
-    schema = {**CR_SCHEMAS[obj["kind"]], "definitions": CR_SCHEMAS["definitions"]}
-    jsonschema.validate(obj, schema)
 
 
 @pytest.mark.parametrize("name", list(KUSTOMIZATIONS))
 def test_kustomize_builds_and_every_object_validates(name: str, tmp_path: Path) -> None:
     objects = kustomize(KUSTOMIZATIONS[name])
-    assert {obj["kind"] for obj in objects} == CORE_KINDS | {"ServiceMonitor", "PrometheusRule"}
+    shared = {"ServiceAccount", "ConfigMap", "Service", "ServiceMonitor", "PrometheusRule"}
+    assert sorted(obj["kind"] for obj in objects) == sorted(shared | {WORKLOAD_KIND[name]})
     checked = validate_core(objects, tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     for obj in objects:
@@ -127,11 +106,12 @@ def test_pod_is_locked_down_probed_and_sized() -> None:
     assert spec["serviceAccountName"] == "azure-backup-exporter"
 
 
-def test_service_monitor_scrapes_the_service_as_the_job_the_alerts_expect() -> None:
-    objects = by_kind(kustomize(KUSTOMIZATIONS["example"]))
-    monitor, service, deployment = objects["ServiceMonitor"], objects["Service"], objects["Deployment"]
+@pytest.mark.parametrize("name", ["example", "sharded"])
+def test_service_monitor_scrapes_the_service_as_the_job_the_alerts_expect(name: str) -> None:
+    objects = by_kind(kustomize(KUSTOMIZATIONS[name]))
+    monitor, service, workload = objects["ServiceMonitor"], objects["Service"], objects[WORKLOAD_KIND[name]]
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert service["spec"]["selector"].items() <= workload["spec"]["template"]["metadata"]["labels"].items()
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
     assert endpoint["path"] == OPTIONS["web.telemetry-path"].default
@@ -139,3 +119,49 @@ def test_service_monitor_scrapes_the_service_as_the_job_the_alerts_expect() -> N
     assert job == Vocabulary().job_name
     assert objects["ServiceAccount"]["metadata"]["annotations"]["azure.workload.identity/client-id"]
     assert all(obj["metadata"]["namespace"] == "monitoring" for obj in objects.values())
+
+
+def operator_target_labels(pod: str, address: str) -> dict[str, str]:
+    """A ServiceMonitor target's labels as prometheus-operator sets them before the endpoint's own
+    `relabelings`, which it appends last (pkg/prometheus/promcfg.go, generateServiceMonitorConfig)."""
+    return {
+        "__address__": address,
+        "__meta_kubernetes_pod_name": pod,
+        "namespace": "monitoring",
+        "service": "azure-backup-exporter",
+        "pod": pod,
+        "container": "exporter",
+        "job": "azure-backup-exporter",
+        "endpoint": "http-metrics",
+    }
+
+
+def relabel(labels: dict[str, str], configs: list[dict[str, Any]]) -> dict[str, str]:
+    """Prometheus's target relabelling for the forms the ServiceMonitor uses, then its defaults: `instance`
+    from the address when unset, and every `__` label dropped."""
+    labels = dict(labels)
+    for config in configs:
+        action = config.get("action", "replace").lower()
+        if action == "replace" and set(config) == {"sourceLabels", "targetLabel"}:
+            labels[config["targetLabel"]] = ";".join(labels.get(name, "") for name in config["sourceLabels"])
+        elif action == "labeldrop":
+            labels = {
+                name: value for name, value in labels.items() if not re.fullmatch(config["regex"], name)
+            }
+        else:
+            raise AssertionError(f"relabelling not emulated here: {config}")
+    labels.setdefault("instance", labels["__address__"])
+    return {name: value for name, value in labels.items() if not name.startswith("__")}
+
+
+def test_service_monitor_leaves_instance_the_only_label_that_differs_between_pods() -> None:
+    (endpoint,) = by_kind(kustomize(KUSTOMIZATIONS["base"]))["ServiceMonitor"]["spec"]["endpoints"]
+    pods = {"azure-backup-exporter-0": "10.0.0.5:10091", "azure-backup-exporter-1": "10.0.1.7:10091"}
+    targets = [
+        relabel(operator_target_labels(pod, address), endpoint["relabelings"])
+        for pod, address in pods.items()
+    ]
+    assert [target["instance"] for target in targets] == list(pods)  # the pod's name, not its address
+    first, second = ({k: v for k, v in target.items() if k != "instance"} for target in targets)
+    assert first == second  # so `max without (instance)` merges them, as every shipped alert does
+    assert "pod" not in first
