@@ -150,6 +150,11 @@ METRICS: tuple[MetricSpec, ...] = (
 _SPECS = {spec.name: spec for spec in METRICS}
 
 
+def family(name: str) -> Metric:
+    """The family `name` of `METRICS`, without samples."""
+    return _family(name)
+
+
 def _family(name: str) -> Metric:
     spec = _SPECS[name]
     if spec.kind == "counter":
@@ -163,6 +168,32 @@ def _bucket_bound(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(float(bound))
 
 
+# Rendered from every vault at each scrape: what changes with each refresh (`up`, its duration) and the
+# aggregates over all vaults. Every other family is a vault's own, which `exposition.py` keeps rendered
+# while the vault's snapshot stays the same; but for the duration of a running job, which grows with the
+# time: `render_shared` gives those samples of `azure_backup_last_job_duration_seconds`.
+SHARED_FAMILIES = frozenset({
+    "azure_backup_vault_up", "azure_backup_vault_refresh_duration_seconds", "azure_backup_inventory_up",
+    "azure_backup_jobs", "azure_backup_jobs_finished_total", "azure_backup_job_duration_seconds",
+    "azure_backup_subscription_up", "azure_backup_api_requests_total",
+    "azure_backup_api_ratelimit_remaining_reads", "azure_backup_exporter_build_info",
+})  # fmt: skip
+
+RUNNING_DURATIONS = "azure_backup_last_job_duration_seconds"  # of running jobs: in render_shared too
+
+_Add = Callable[..., None]
+
+
+def _families(names: Iterable[str]) -> tuple[dict[str, Metric], _Add]:
+    families = {name: _family(name) for name in names}
+
+    def add(name: str, labels: Sequence[str], value: float, **kwargs: object) -> None:
+        # the last guard: a label value that cannot be encoded would fail the whole exposition (a 500)
+        families[name].add_metric([utf8_text(v) for v in labels], value, **kwargs)  # type: ignore[attr-defined]
+
+    return families, add
+
+
 def render(
     vaults: Sequence[VaultSnapshot],
     api: ApiSnapshot,
@@ -174,52 +205,103 @@ def render(
 
     `shard`: this exporter's --shard.index, the `shard` label of the aggregates over its vaults.
     """
-    families = {spec.name: _family(spec.name) for spec in METRICS}
+    merged = {spec.name: _family(spec.name) for spec in METRICS}
+    for snap in sorted(vaults, key=lambda s: s.vault.key):
+        for family in render_vault(snap):
+            merged[_spec_name(family)].samples.extend(family.samples)
+    for family in render_shared(vaults, api, version, subscriptions_up, shard):
+        merged[_spec_name(family)].samples.extend(family.samples)
+    return list(merged.values())
 
-    def add(name: str, labels: Sequence[str], value: float, **kwargs: object) -> None:
-        # the last guard: a label value that cannot be encoded would fail the whole exposition (a 500)
-        families[name].add_metric([utf8_text(v) for v in labels], value, **kwargs)  # type: ignore[attr-defined]
 
+def empty_families() -> list[Metric]:
+    """Every family, without samples, in the order of `METRICS`: what their headers are."""
+    return [_family(spec.name) for spec in METRICS]
+
+
+def _spec_name(family: Metric) -> str:
+    return f"{family.name}_total" if family.type == "counter" else family.name
+
+
+def render_vault(snap: VaultSnapshot) -> list[Metric]:
+    """The vault's own families (all but `SHARED_FAMILIES`), in the order of `METRICS`."""
+    families, add = _families(spec.name for spec in METRICS if spec.name not in SHARED_FAMILIES)
+    vault = (snap.vault.subscription_id, snap.vault.resource_group, snap.vault.name)
+    listed = _listed_items(snap.inventory)
+    for entity in sorted(snap.entities, key=lambda e: e.key):
+        job = entity.last_job
+        labels = vault + (entity.key.backup_management_type, entity.key.entity, entity.key.operation)
+        add("azure_backup_last_job_status", labels + (job.status,), 1.0)
+        add("azure_backup_last_job_start_timestamp_seconds", labels, job.start_time)
+        if job.error_code is not None:
+            add("azure_backup_last_job_error_info", labels + (job.error_code,), 1.0)
+        if not is_backup_operation(entity.key.operation):
+            continue  # a restore, a configuration or a deletion: its status and start say what matters
+        if entity.last_job_duration_seconds is not None and job.finished:  # a running one's: render_shared
+            add("azure_backup_last_job_duration_seconds", labels, entity.last_job_duration_seconds)
+        if (
+            entity.last_success_timestamp is not None
+            and (
+                entity.key.backup_management_type,
+                entity.key.entity,
+            )
+            not in listed
+        ):
+            add("azure_backup_last_success_timestamp_seconds", labels, entity.last_success_timestamp)
+        if entity.last_size_bytes is not None:
+            add("azure_backup_last_job_size_bytes", labels, float(entity.last_size_bytes))
+        add("azure_backup_consecutive_failures", labels, float(entity.consecutive_failures))
+    add("azure_backup_job_size_bytes_total", vault, float(snap.size_bytes_total))
+    add("azure_backup_jobs_malformed_total", vault, float(sum(snap.malformed_jobs.values())))
+    if snap.inventory is not None and snap.inventory.read:
+        _render_inventory(add, vault, snap.inventory)
+    return list(families.values())
+
+
+def vault_gauges(snap: VaultSnapshot) -> list[tuple[str, float]]:
+    """(family, value) of the vault's series that change with each refresh: its `up`s and its duration."""
+    gauges = [("azure_backup_vault_up", 1.0 if snap.up else 0.0)]
+    if snap.refresh_duration_seconds is not None:
+        gauges.append(("azure_backup_vault_refresh_duration_seconds", snap.refresh_duration_seconds))
+    if snap.inventory is not None:
+        gauges.append(("azure_backup_inventory_up", 1.0 if snap.inventory.up else 0.0))
+    return gauges
+
+
+VAULT_GAUGES = frozenset(
+    {"azure_backup_vault_up", "azure_backup_vault_refresh_duration_seconds", "azure_backup_inventory_up"}
+)
+
+
+def render_shared(
+    vaults: Sequence[VaultSnapshot],
+    api: ApiSnapshot,
+    version: str = __version__,
+    subscriptions_up: Mapping[str, bool] | None = None,
+    shard: int = 0,
+    with_vault_gauges: bool = True,
+) -> list[Metric]:
+    """`SHARED_FAMILIES`, in the order of `METRICS`: the vaults' `up`s (`vault_gauges`, unless
+    `with_vault_gauges` is False), running jobs' durations so far, and the aggregates over the vaults."""
+    families, add = _families(
+        spec.name for spec in METRICS if spec.name in SHARED_FAMILIES or spec.name == RUNNING_DURATIONS
+    )
     finished: Counter[tuple[str, str, str]] = Counter()
     in_lookback: Counter[tuple[str, str, str]] = Counter()
     durations: dict[tuple[str, str], HistogramSnapshot] = {}
     for snap in sorted(vaults, key=lambda s: s.vault.key):
         vault = (snap.vault.subscription_id, snap.vault.resource_group, snap.vault.name)
-        add("azure_backup_vault_up", vault, 1.0 if snap.up else 0.0)
-        if snap.refresh_duration_seconds is not None:
-            add("azure_backup_vault_refresh_duration_seconds", vault, snap.refresh_duration_seconds)
-        listed = _listed_items(snap.inventory)
+        for name, value in vault_gauges(snap) if with_vault_gauges else ():
+            add(name, vault, value)
         for entity in sorted(snap.entities, key=lambda e: e.key):
-            job = entity.last_job
-            labels = vault + (entity.key.backup_management_type, entity.key.entity, entity.key.operation)
-            add("azure_backup_last_job_status", labels + (job.status,), 1.0)
-            add("azure_backup_last_job_start_timestamp_seconds", labels, job.start_time)
-            if job.error_code is not None:
-                add("azure_backup_last_job_error_info", labels + (job.error_code,), 1.0)
-            if not is_backup_operation(entity.key.operation):
-                continue  # a restore, a configuration or a deletion: its status and start say what matters
-            if entity.last_job_duration_seconds is not None:
-                add("azure_backup_last_job_duration_seconds", labels, entity.last_job_duration_seconds)
-            if (
-                entity.last_success_timestamp is not None
-                and (
-                    entity.key.backup_management_type,
-                    entity.key.entity,
-                )
-                not in listed
-            ):
-                add("azure_backup_last_success_timestamp_seconds", labels, entity.last_success_timestamp)
-            if entity.last_size_bytes is not None:
-                add("azure_backup_last_job_size_bytes", labels, float(entity.last_size_bytes))
-            add("azure_backup_consecutive_failures", labels, float(entity.consecutive_failures))
-        add("azure_backup_job_size_bytes_total", vault, float(snap.size_bytes_total))
-        add("azure_backup_jobs_malformed_total", vault, float(sum(snap.malformed_jobs.values())))
+            if not entity.last_job.finished and is_backup_operation(entity.key.operation):
+                labels = vault + (entity.key.backup_management_type, entity.key.entity, entity.key.operation)
+                if entity.last_job_duration_seconds is not None:  # the time so far: it grows at each scrape
+                    add("azure_backup_last_job_duration_seconds", labels, entity.last_job_duration_seconds)
         finished.update(snap.jobs_finished)
         in_lookback.update(snap.job_counts)
         for kind, histogram in snap.durations.items():
             durations[kind] = histogram + durations[kind] if kind in durations else histogram
-        if snap.inventory is not None:
-            _render_inventory(add, vault, snap.inventory)
     # Every finished status starts at 0, so that the first job of a status is an increase that
     # rate()/increase() can see, not the birth of a series.
     shard_label = (str(shard),)
@@ -258,9 +340,6 @@ def _listed_items(inventory: InventorySnapshot | None) -> frozenset[tuple[str, s
 def _render_inventory(
     add: Callable[..., None], vault: tuple[str, str, str], inventory: InventorySnapshot
 ) -> None:
-    add("azure_backup_inventory_up", vault, 1.0 if inventory.up else 0.0)
-    if not inventory.read:
-        return
     for item in inventory.items:
         labels = vault + (item.backup_management_type, item.entity)
         add(

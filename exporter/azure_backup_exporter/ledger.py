@@ -106,6 +106,9 @@ class VaultLedger:
         self._malformed: Counter[str] = Counter()
         self._malformed_seen: set[str] = set()
         self._watermark: float | None = None
+        # Bumped by every change a snapshot would show: equal generations give equal snapshots, but for the
+        # time running jobs have run so far; the collector keeps its rendering meanwhile.
+        self.generation = 0
 
     # --- what to read next -------------------------------------------------------------------------
 
@@ -171,15 +174,19 @@ class VaultLedger:
                 *((job.job_id, MalformedJob("future_time", job.job_id)) for job in future),
             ]
         new_malformed = self._count_malformed(malformed)
+        changed = bool(new_malformed)
         for job_id in vanished:
-            self._jobs.pop(job_id, None)
+            changed |= self._jobs.pop(job_id, None) is not None
         for job in listed.values():
             known = self._jobs.get(job.job_id)
             if known is not None and known.size_bytes is not None and job.size_bytes is None:
                 job = replace(job, size_bytes=known.size_bytes)
-            self._jobs[job.job_id] = job
+            if job != known:
+                self._jobs[job.job_id] = job
+                changed = True
         oldest = now - self.lookback_seconds
         for job_id in [jid for jid, job in self._jobs.items() if job.start_time < oldest]:
+            changed = True
             del self._jobs[job_id]
             self._counted.discard(job_id)
             self._details_done.discard(job_id)
@@ -192,6 +199,8 @@ class VaultLedger:
         for key in [key for key in self._entities if key not in present]:
             del self._entities[key]
         self._watermark = now
+        if changed:
+            self.generation += 1
         return new_malformed
 
     def apply_size(self, job_id: str, size_bytes: int | None) -> None:
@@ -204,6 +213,7 @@ class VaultLedger:
             return
         self._jobs[job_id] = replace(job, size_bytes=size_bytes)
         self._add_size(job, size_bytes)
+        self.generation += 1
 
     def _count_malformed(self, malformed: Sequence[Malformed]) -> list[Malformed]:
         """Count each bad record once, although overlapping windows list it again."""

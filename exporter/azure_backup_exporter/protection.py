@@ -33,23 +33,34 @@ class ProtectionLedger:
         self._recovery_points: dict[str, float] = {}  # item id (lower case) -> newest recovery point seen
         self._intervals: dict[str, Mapping[str, float]] = {}  # policy key -> backup kind -> seconds
         self._settings: VaultSettings | None = None
+        self.generation = 0  # bumped by every reading that changes what `snapshot()` shows
 
     def apply_items(self, items: Iterable[ProtectedItem]) -> None:
         """A complete listing of the vault's protected items: it replaces the last one."""
-        self._items = tuple(items)
+        listed = tuple(items)
+        if listed != self._items:
+            self.generation += 1
+        self._items = listed
         newest: dict[str, float] = {}
         for item in self._items:
             key = item.id.lower()
             points = [p for p in (item.last_recovery_point, self._recovery_points.get(key)) if p is not None]
             if points:
                 newest[key] = max(points)
+        if newest != self._recovery_points:
+            self.generation += 1
         self._recovery_points = newest  # an item no longer listed is forgotten
 
     def apply_policies(self, policies: Iterable[Policy]) -> None:
         """A complete listing of the vault's policies: their intervals replace the last ones."""
-        self._intervals = {policy.name: expected_intervals(policy) for policy in policies}
+        intervals = {policy.name: expected_intervals(policy) for policy in policies}
+        if intervals != self._intervals:
+            self.generation += 1
+        self._intervals = intervals
 
     def apply_settings(self, settings: VaultSettings) -> None:
+        if settings != self._settings:
+            self.generation += 1
         self._settings = settings
 
     def snapshot(

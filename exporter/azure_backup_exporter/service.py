@@ -22,6 +22,7 @@ from .azure.token import TokenCredential
 from .collector import BackupCollector
 from .config import Config
 from .discovery import CombinedVaults, ShardVaults, StaticVaults, SubscriptionVaults, VaultSource
+from .exposition import Exposition
 from .jobs import VaultRef
 from .readers import InventoryReader
 from .readiness import Readiness
@@ -111,13 +112,17 @@ class Exporter:
         self.collector = BackupCollector(
             self.readiness.scrape, self.stats.snapshot, discovery.subscriptions_up, config.shard_index
         )
-        self.registry = CollectorRegistry(auto_describe=False)
+        # everything, as one registry (in-process readers, and /metrics?name[]=...) ...
+        self.registry = process_registry()
         self.registry.register(self.collector)
-        # the process' own CPU, memory, file descriptors, Python version and GC: those of client_python's
-        # default registry, which is not used (it would call Azure at registration, see conventions)
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
-        GCCollector(registry=self.registry)
+        # ... and /metrics itself, which keeps the text of the vaults that did not change
+        self.exposition = Exposition(
+            self.readiness.scrape,
+            self.stats.snapshot,
+            discovery.subscriptions_up,
+            config.shard_index,
+            process_registry(),
+        )
         self._server: Any = None
         self._stopping = threading.Event()
 
@@ -129,6 +134,7 @@ class Exporter:
                 self.config.scrape_timeout_seconds,
                 telemetry_path=self.config.telemetry_path,
                 ready=self.readiness.ready,
+                exposition=self.exposition.body,
             ),
             self.config.listen_host,
             self.config.listen_port,
@@ -200,3 +206,13 @@ def wait_for_interrupt() -> None:
             pass
     except KeyboardInterrupt:
         pass
+
+
+def process_registry() -> CollectorRegistry:
+    """The process' own CPU, memory, file descriptors, Python version and GC: those of client_python's
+    default registry, which is not used (it would call Azure at registration, see conventions)."""
+    registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry

@@ -6,7 +6,7 @@ snapshots), while the trackers own all I/O. Stdlib only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 from .inventory import VaultSettings
@@ -94,6 +94,9 @@ class VaultSnapshot:
     # finished jobs counted since the exporter started, by (management type, operation, status)
     jobs_finished: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
     size_bytes_total: int = 0  # sizes of finished jobs added since the exporter started
+    # Equal versions of one vault, not None, mean equal snapshots but for `up`, `refresh_duration_seconds`,
+    # `inventory.up` and the durations of running jobs: the collector then keeps the vault's rendering.
+    version: Hashable | None = None
 
 
 @dataclass(frozen=True)

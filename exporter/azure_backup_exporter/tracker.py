@@ -26,7 +26,7 @@ from .readers import (
     InventoryReader,
     JobListReader,
 )
-from .snapshot import VaultSnapshot
+from .snapshot import EntitySnapshot, VaultSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class VaultTracker:
         self._refresh_duration: float | None = None
         self.last_refresh_started: float | None = None  # monotonic
         self._refresh_deadline = float("inf")  # of the refresh under way, if any
+        self._last_snapshot: VaultSnapshot | None = None
 
     def refresh(self, deadline: float) -> bool:
         """List the jobs that may have changed and fold them in; False if that failed (or is running).
@@ -102,15 +103,51 @@ class VaultTracker:
             self._refresh_lock.release()
 
     def snapshot(self) -> VaultSnapshot:
-        now = self._clock()
+        """The vault now; the last one again, with the current `up`s, when nothing it shows has changed."""
+        inventory_up = None if self._inventory is None else self._inventory.up
+        version = self._version(inventory_up)
+        last = self._last_snapshot
+        if last is not None and last.version == version:
+            inventory = last.inventory
+            return replace(
+                last,
+                up=self._up,
+                refresh_duration_seconds=self._refresh_duration,
+                entities=running_for(last.entities, self._clock()),
+                inventory=None
+                if inventory is None or inventory_up is None
+                else replace(inventory, up=inventory_up),
+            )
+        # read after the version: what changes meanwhile is shown now and renders again at the next scrape
         with self._ledger.hold() as ledger:
-            snapshot = ledger.snapshot(self.vault, now, self._up, self._refresh_duration)
-        if self._inventory is None or self._inventory.up is None:
-            return snapshot
-        job_entities = {entity.key.entity for entity in snapshot.entities}
+            snapshot = ledger.snapshot(self.vault, self._clock(), self._up, self._refresh_duration)
+        if inventory_up is not None:
+            job_entities = {entity.key.entity for entity in snapshot.entities}
+            with self._protection.hold() as protection:
+                inventory = protection.snapshot(inventory_up, job_entities, backup_successes(snapshot))
+            snapshot = replace(snapshot, inventory=inventory)
+        self._last_snapshot = replace(snapshot, version=version)
+        return self._last_snapshot
+
+    def _version(self, inventory_up: bool | None) -> tuple[int, int, bool]:
+        """What the snapshot's content depends on, but for the time running jobs have run so far."""
+        with self._ledger.hold() as ledger:
+            jobs = ledger.generation
         with self._protection.hold() as protection:
-            inventory = protection.snapshot(self._inventory.up, job_entities, backup_successes(snapshot))
-        return replace(snapshot, inventory=inventory)
+            items = protection.generation
+        return (jobs, items, inventory_up is None)
+
+
+def running_for(entities: tuple[EntitySnapshot, ...], now: float) -> tuple[EntitySnapshot, ...]:
+    """The entities, each running last job's duration being its time so far at `now` (as the ledger's)."""
+    if all(entity.last_job.finished for entity in entities):
+        return entities
+    return tuple(
+        entity
+        if entity.last_job.finished
+        else replace(entity, last_job_duration_seconds=max(0.0, now - entity.last_job.start_time))
+        for entity in entities
+    )
 
 
 def backup_successes(snapshot: VaultSnapshot) -> dict[tuple[str, str], float]:

@@ -265,9 +265,7 @@ def e2e() -> Iterator[EndToEnd]:
         # from 1.
         prometheus = stack.prometheus
         prometheus.wait_for(f"count(azure_backup_vault_up == 1) == {len(vars(vaults))}")
-        prometheus.wait_for(
-            f'azure_backup_consecutive_failures{{vault="{name_of(vaults.flaky)}"}} == 1'
-        )
+        prometheus.wait_for(f'azure_backup_consecutive_failures{{vault="{name_of(vaults.flaky)}"}} == 1')
         add_repeated_failures(control, vaults)
         control.set_faults(deleted_vaults=[vaults.deleted], revoked_vaults=[vaults.revoked])
         load_rules_now(

@@ -405,3 +405,25 @@ def test_only_backups_are_worth_a_request_for_their_size() -> None:
         T0,
     )
     assert [j.job_id for j in ledger.detail_candidates(10)] == ["f"]
+
+
+def test_the_generation_moves_exactly_when_a_snapshot_would_show_something_new() -> None:
+    """The collector keeps a vault's rendering while the generation stands (and no job runs)."""
+    ledger = VaultLedger(LOOKBACK)
+    jobs = listing(job("a"), job("b", start=T0 - DAY))
+    ledger.apply_listing(jobs, [], [], T0)
+    first = ledger.generation
+    ledger.apply_listing(jobs, [], [], T0 + 60)  # the same listing again: nothing new
+    assert ledger.generation == first and snap(ledger, T0 + 60) == snap(ledger, T0)
+    ledger.apply_size("a", None)  # details without a size: nothing shown changes
+    assert ledger.generation == first
+    ledger.apply_size("b", 2048)
+    assert ledger.generation == first + 1
+    ledger.apply_listing(listing(job("a", status="Failed")), [], [], T0 + 120)  # a job changed
+    assert ledger.generation == first + 2
+    ledger.apply_listing({}, [], [], T0 + 6 * DAY + 1)  # b leaves the lookback
+    assert ledger.generation == first + 3
+    running = listing(job("c", status="InProgress", start=T0 + 6 * DAY))
+    ledger.apply_listing(running, [], [], T0 + 6 * DAY + 60)
+    ledger.apply_listing(running, [], [], T0 + 6 * DAY + 120)  # still running: its time so far is no change
+    assert ledger.generation == first + 4

@@ -1,7 +1,8 @@
 """The exporter's modules import only downwards, so data flows one way (docs/architecture.md).
 
 cli -> service -> scheduler -> tracker -> readers -> azure client; readers -> ledger -> snapshot ->
-collector -> web. A new module must be placed in a layer here, which is the moment to ask where it belongs.
+collector -> exposition (and web). A new module must be placed in a layer here, which is the moment to ask
+where it belongs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"snapshot"}),  # immutable values handed to the collector
     frozenset({"azure", "webconfig"}),  # the ARM client (and its request statistics); TLS and auth
     frozenset({"ledger", "protection", "collector", "web", "readiness"}),  # pure state; render; HTTP face
+    frozenset({"exposition"}),  # the /metrics body, each vault's text kept while its snapshot stands
     frozenset({"readers", "discovery", "tracking"}),  # I/O feeding the ledger; which vaults; jobs by hand
     frozenset({"tracker"}),  # one vault: its readers and its ledger
     frozenset({"scheduler"}),  # what is refreshed at each scrape

@@ -198,3 +198,17 @@ def test_an_item_azure_gives_no_recovery_point_takes_its_last_successful_backup_
     assert items["srv-1"].last_recovery_point_timestamp == 1_795_900_000.0
     # Azure's own recovery point wins over a job's end when it has one
     assert items["vm-1"].last_recovery_point_timestamp == 1_795_996_800.0
+
+
+def test_the_generation_moves_only_with_a_reading_that_changes_what_is_shown() -> None:
+    ledger = ProtectionLedger()
+    item = mars("srv-1", lastBackupStatus="Completed", lastBackupTime="2026-11-29T00:00:00Z")
+    ledger.apply_items([parse_protected_item(item)])
+    ledger.apply_policies([parse_policy(daily("DailyPolicy"))])
+    read = ledger.generation
+    ledger.apply_items([parse_protected_item(item)])  # the same listing, read again
+    ledger.apply_policies([parse_policy(daily("DailyPolicy"))])
+    assert ledger.generation == read
+    failed = mars("srv-1", lastBackupStatus="Failed", lastBackupTime="2026-11-30T00:00:00Z")
+    ledger.apply_items([parse_protected_item(failed)])
+    assert ledger.generation > read

@@ -453,7 +453,12 @@ class ArmClient:
         except QuotaExhausted as error:
             raise ArmThrottled(0, "ReadQuotaSpent", str(error), endpoint) from None
         headers = {"Authorization": f"Bearer {self._tokens.get(deadline)}", "Accept": "application/json"}
-        timeout = min(max(0.0, deadline - time.monotonic()), self._timeout)
+        # The wait for a read token may end past the deadline (a sleep overruns on a busy machine), and
+        # urllib3 refuses a timeout of 0 with a ValueError, which no caller expects.
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ArmUnreachable(0, "DeadlineExceeded", "the scrape's time budget ran out", endpoint)
+        timeout = min(left, self._timeout)
         try:
             with self._call(endpoint, deadline), deadline_scope(deadline):
                 response = self._session.get(
