@@ -144,6 +144,7 @@ def test_jobs_leave_with_the_lookback_and_their_entity_with_them() -> None:
 
 def test_sizes_are_added_once_and_kept_when_a_listing_repeats_the_job_without_them() -> None:
     ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing({}, [], [], T0 - 3 * 3600)  # a first listing: both jobs come after it
     first, second = job("a", start=T0 - 7200), job("b", start=T0 - 3600)
     ledger.apply_listing(listing(first, second), [], [], T0)
     assert [j.job_id for j in ledger.detail_candidates(10)] == ["b", "a"]  # the latest first
@@ -159,6 +160,7 @@ def test_details_are_asked_for_the_latest_job_of_each_entity_first_within_the_bu
     jobs = [job(f"vm1-{i}", entity="vm-1", start=T0 - DAY + i * 3600) for i in range(5)]
     jobs += [job("vm2-0", entity="vm-2", start=T0 - 2 * DAY), job("running", status="InProgress")]
     jobs += [job("cfg", entity="vm-3", operation="ConfigureBackup")]
+    ledger.apply_listing({}, [], [], T0 - 3 * DAY)  # a first listing: these jobs come after it
     ledger.apply_listing(listing(*jobs), [], [], T0)
     assert [j.job_id for j in ledger.detail_candidates(3)] == ["vm1-4", "vm2-0", "vm1-3"]
 
@@ -381,6 +383,7 @@ def test_consecutive_failures_of_a_restarted_exporter_are_read_from_the_lookback
 
 def test_counts_outlive_the_jobs_that_made_them_so_counters_never_go_down() -> None:
     ledger = VaultLedger(LOOKBACK)
+    ledger.apply_listing({}, [], [], T0 - 2 * 3600)
     ledger.apply_listing(listing(job("a", size_bytes=1024), job("b", status="Failed")), [], [], T0)
     ledger.apply_listing({}, [], [], T0 + LOOKBACK)  # both left the lookback, and their entity with them
     later = snap(ledger, T0 + LOOKBACK)
@@ -427,3 +430,17 @@ def test_the_generation_moves_exactly_when_a_snapshot_would_show_something_new()
     ledger.apply_listing(running, [], [], T0 + 6 * DAY + 60)
     ledger.apply_listing(running, [], [], T0 + 6 * DAY + 120)  # still running: its time so far is no change
     assert ledger.generation == first + 4
+
+
+def test_at_a_cold_start_only_each_entitys_latest_finished_backup_is_worth_its_details() -> None:
+    """A week of history is tens of thousands of requests for a counter's first sample."""
+    ledger = VaultLedger(LOOKBACK)
+    history = [job(f"vm1-{i}", start=T0 - DAY + i * 3600) for i in range(5)]
+    history += [job("vm2-0", entity="vm-2", start=T0 - 2 * DAY), job("running", status="InProgress")]
+    ledger.apply_listing(listing(*history), [], [], T0)
+    assert sorted(j.job_id for j in ledger.detail_candidates(100)) == ["vm1-4", "vm2-0"]
+    # every backup finishing after the first listing is, once
+    ledger.apply_listing(
+        listing(*history[:-1], job("running", status="Completed"), job("new", start=T0)), [], [], T0 + 60
+    )
+    assert sorted(j.job_id for j in ledger.detail_candidates(100)) == ["new", "running", "vm1-4", "vm2-0"]

@@ -108,6 +108,14 @@ class Entity:
     finished: Counter[str] = field(default_factory=Counter)
     last_success: float | None = None
     sizes: list[tuple[float, int]] = field(default_factory=list)  # (start, size) of finished jobs
+    # the finished jobs an exporter starting now fetches the details of: the latest, the latest successful
+    fetched: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def fetched_sizes(self) -> list[tuple[float, int]]:
+        """(start, size) of the fetched jobs that report a size, oldest first."""
+        jobs = {job["name"]: job for job in self.fetched.values()}  # the latest may be the latest successful
+        found = [(seconds(job["properties"]["startTime"]), size(job)) for job in jobs.values()]
+        return sorted((start, bytes_) for start, bytes_ in found if bytes_ is not None)
 
 
 @dataclass
@@ -145,6 +153,9 @@ def expected(jobs: list[dict[str, Any]]) -> VaultExpectation:
         if not finished(job):
             continue
         entity.finished[p["status"]] += 1
+        entity.fetched["finished"] = job
+        if p["status"] in ("Completed", "CompletedWithWarnings"):
+            entity.fetched["succeeded"] = job
         durations[(p["backupManagementType"], p["operation"])].append(reported_duration(job))
         if p["status"] in ("Completed", "CompletedWithWarnings"):
             end = seconds(p["endTime"])
