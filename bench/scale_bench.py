@@ -25,7 +25,8 @@ exporter's CPU; then a summary:
   shows as finished, and whose details (`GET backupJobs/{id}`, in the simulator) report a size,
   `azure_backup_last_job_size_bytes` is that size: the exporter has fetched the details of the latest
   job it knows. (An entity whose latest known job still runs is not counted; a job the exporter has not
-  listed yet is not its to know.);
+  listed yet is not its to know. Read from `azure_backup_last_job_status`, `..._start_timestamp_seconds`
+  and `..._size_bytes`: without the first two the check says n/a.);
 - warm scrape: the median of the last `--warm-scrapes` scrapes once caught up that sent nothing but
   `list_jobs` (else no inventory read, only `get_job` of jobs finished meanwhile; never caught up: the
   extra scrapes, marked so), against the floor `vaults x latency / max-concurrency` (the issue's:
@@ -403,6 +404,11 @@ class Result:
     naive: dict[str, Any] | None = None
 
     @property
+    def sizes_known(self) -> bool:
+        """False when the exposition lacks what the size check reads (the metric set changed)."""
+        return all(scrape.fill is not None for scrape in self.scrapes)
+
+    @property
     def caught_up_at(self) -> int | None:
         for scrape in self.scrapes + self.extra:
             if scrape.vaults_up == self.vaults and scrape.caught_up:
@@ -684,6 +690,8 @@ def markdown(results: dict[int, Result], args: argparse.Namespace) -> list[str]:
     row("cold scrape", cold, "", lambda r: None)
 
     def caught(r: Result) -> str:
+        if not r.sizes_known:
+            return "n/a (no azure_backup_last_job_status or _start_timestamp_seconds to check sizes by)"
         at = r.caught_up_at
         return f"{at}" if at is not None else f"not within {len(r.scrapes)}"
 
@@ -691,7 +699,9 @@ def markdown(results: dict[int, Result], args: argparse.Namespace) -> list[str]:
         "scrapes until every vault is up and every size filled",
         caught,
         f"≤ {MUST_CATCH_UP_WITHIN}",
-        lambda r: r.caught_up_at is not None and r.caught_up_at <= MUST_CATCH_UP_WITHIN,
+        lambda r: (
+            (r.caught_up_at is not None and r.caught_up_at <= MUST_CATCH_UP_WITHIN) if r.sizes_known else None
+        ),
     )
 
     def warm(r: Result) -> str:
