@@ -61,8 +61,10 @@ class Exporter:
         config: Config,
         credential: TokenCredential | None = None,
         clock: Callable[[], float] = time.time,
+        scheduling_clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`clock` is the wall clock the vaults' state is kept on (tests and benchmarks fix it)."""
+        """`clock` is the wall clock the vaults' state and the ARM read quota are kept on (tests and
+        benchmarks fix it); `scheduling_clock` tells when a vault is due again (`Scheduler`)."""
         self.config = config
         self.stats = ApiStats()
         quota = ReadQuota(clock=clock)
@@ -107,6 +109,7 @@ class Exporter:
             min_refresh_interval=config.min_refresh_interval_seconds,
             default_budget=config.scrape_timeout_seconds,
             detail_budget=config.detail_fetch_budget,
+            clock=scheduling_clock,
         )
         self.readiness = Readiness(self.scheduler.scrape)
         self.collector = BackupCollector(

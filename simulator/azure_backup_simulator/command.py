@@ -49,6 +49,11 @@ _SETTINGS = (
         "ARM read tokens refilled per second per subscription.",
     ),
     (
+        "--throttle-follows-clock/--no-throttle-follows-clock",
+        "throttle_follows_clock",
+        "Refill the ARM read bucket on the simulated clock (moving the clock on refills it).",
+    ),
+    (
         "--max-window-days",
         "max_window_days",
         "Longest startTime/endTime window accepted in $filter (0: no limit).",

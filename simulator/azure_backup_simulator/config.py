@@ -50,6 +50,10 @@ class SimulatorConfig:
     """ARM read token bucket per subscription: size."""
     throttle_refill_per_second: float = 25.0
     """ARM read token bucket per subscription: refill rate."""
+    throttle_follows_clock: bool = False
+    """True: the read bucket refills on the simulated clock, so that moving the clock on
+    (`POST /_simulator/clock`) refills it as that much time would (a benchmark runs scrapes a simulated
+    minute apart back to back). False: on real time only."""
     max_window_days: int = 30
     """A startTime/endTime window longer than this is answered 400; 0 disables the check."""
     render_cache_jobs: int = 100_000

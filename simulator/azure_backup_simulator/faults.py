@@ -6,6 +6,7 @@ import math
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 DEFAULT_FAULTS: dict = {
     "latency_ms": 0,
@@ -131,17 +132,24 @@ def vault_ids(faults: dict, key: str) -> set[str]:
 
 
 class ReadThrottle:
-    """ARM's read limit as a token bucket per subscription (250 reads, refilled 25 per second by default)."""
+    """ARM's read limit as a token bucket per subscription (250 reads, refilled 25 per second by default).
 
-    def __init__(self, capacity: int, refill_per_second: float) -> None:
+    `clock` is what the bucket refills on: real time by default, or the simulated clock, so that moving
+    that clock on refills the bucket as that much time would.
+    """
+
+    def __init__(
+        self, capacity: int, refill_per_second: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.capacity = capacity
         self.refill_per_second = refill_per_second
+        self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     def take(self, subscription: str) -> tuple[bool, int, int]:
         """(allowed, remaining reads, seconds to wait if refused)."""
-        now = time.monotonic()
+        now = self._clock()
         key = subscription.lower()
         with self._lock:
             tokens, last = self._buckets.get(key, (float(self.capacity), now))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from types import TracebackType
 
 from .auth import TokenIssuer
@@ -39,7 +40,11 @@ class Simulator:
             estate,
             issuer,
             Faults(config.faults),
-            ReadThrottle(config.throttle_capacity, config.throttle_refill_per_second),
+            ReadThrottle(
+                config.throttle_capacity,
+                config.throttle_refill_per_second,
+                estate.clock.now if config.throttle_follows_clock else time.monotonic,
+            ),
             RequestCounter(),
             RenderedJobs(config.render_cache_jobs),
         )

@@ -139,6 +139,22 @@ def test_min_refresh_interval_serves_the_last_refresh(scheduler_for) -> None:
     assert log == ["a"]
 
 
+def test_a_clock_running_ahead_makes_the_vaults_due_sooner(scheduler_for) -> None:
+    """A benchmark running scrapes an hour apart back to back moves the scheduler's clock instead."""
+    log: list[str] = []
+    stand_ins = {"a": StandInVault(VaultRef("sub", "rg", "a"), log)}
+    ahead = [0.0]
+    scheduler = scheduler_for(
+        Vaults(["a"]), stand_ins, min_refresh_interval=3600.0, clock=lambda: time.monotonic() + ahead[0]
+    )
+    scheduler.scrape(5.0)
+    scheduler.scrape(5.0)
+    assert log == ["a"]
+    ahead[0] = 3600.0
+    scheduler.scrape(5.0)
+    assert log == ["a", "a"]
+
+
 def test_concurrent_scrapes_share_one_refresh(scheduler_for) -> None:
     log: list[str] = []
     stand_ins = {n: StandInVault(VaultRef("sub", "rg", n), log, seconds=0.3) for n in ("a", "b", "c")}

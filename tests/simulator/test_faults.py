@@ -43,6 +43,25 @@ def test_buckets_of_different_subscriptions_are_independent(make_sim) -> None:
     assert arm.get(first + "/backupJobs").status_code == 429
 
 
+@pytest.mark.parametrize("follows", [False, True])
+def test_moving_the_clock_on_refills_the_read_bucket_only_when_it_follows_the_clock(
+    make_sim, follows: bool
+) -> None:
+    sim = make_sim(
+        vaults=1,
+        subscriptions=1,
+        throttle_capacity=2,
+        throttle_refill_per_second=0.01,
+        throttle_follows_clock=follows,
+    )
+    arm, control = ArmClient(sim), Control(sim)
+    (vault,) = control.estate()["vaults"]
+    assert [arm.get(vault + "/backupJobs").status_code for _ in range(3)] == [200, 200, 429]
+    control.post("clock", {"advance_seconds": 200})  # two reads' worth of refill, simulated
+    expected = [200, 200, 429] if follows else [429]
+    assert [arm.get(vault + "/backupJobs").status_code for _ in expected] == expected
+
+
 def test_forced_throttling_answers_every_read_429(arm, control, vault_id) -> None:
     state = control.faults(throttle=True, retry_after_seconds=7)
     assert state["throttle"] is True
