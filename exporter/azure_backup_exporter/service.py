@@ -110,6 +110,7 @@ class Exporter:
             default_budget=config.scrape_timeout_seconds,
             detail_budget=config.detail_fetch_budget,
             clock=scheduling_clock,
+            refill_per_second=quota.refill_per_second,
         )
         self.readiness = Readiness(self.scheduler.scrape)
         self.collector = BackupCollector(

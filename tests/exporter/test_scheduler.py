@@ -245,3 +245,19 @@ def test_vaults_beyond_the_subscriptions_reads_wait_and_details_keep_their_share
     reads["sub"] = 200.0  # a minute later, the bucket is full again
     scheduler.scrape(5.0)  # the 30 left out go first
     assert set(log[50:80]) == set(names) - set(log[:50])
+
+
+def test_details_may_wait_for_the_reads_coming_back_within_half_the_time_left(scheduler_for) -> None:
+    """A cold start's sizes: listings keep to the reads at hand, details also count on the refill."""
+    log: list[str] = []
+    names = [f"v{i:03d}" for i in range(80)]
+    reads = {"sub": 200.0}
+    stand_ins = {name: StandInVault(VaultRef("sub", "rg", name), log, reads=reads) for name in names}
+    scheduler = scheduler_for(
+        Vaults(names), stand_ins, reads=reads, max_concurrency=4, refill_per_second=10.0, detail_budget=1000
+    )
+    scheduler.scrape(4.0)
+    assert len(log) == 50  # the listings: as without a refill
+    details = sum(a for v in stand_ins.values() for a in v.details_asked_with)
+    # 100 left above the reserve (as without a refill), and 10 a second for about half of the 4 s budget
+    assert 100 + 10 < details <= 100 + 20
