@@ -21,7 +21,7 @@ exporter's CPU; then a summary:
 
 - cold scrape: the first one (time, requests by route, 429s);
 - scrapes until every vault is up (`azure_backup_vault_up` 1) and every size is filled, at most
-  `--scrapes`. A size is filled when, for every entity and operation whose most recent job the exporter
+  `--scrapes`. A size is filled when, for every entity and backup operation whose most recent job the exporter
   shows as finished, and whose details (`GET backupJobs/{id}`, in the simulator) report a size,
   `azure_backup_last_job_size_bytes` is that size: the exporter has fetched the details of the latest
   job it knows. (An entity whose latest known job still runs is not counted; a job the exporter has not
@@ -353,7 +353,7 @@ class Fill:
 
 def check_sizes(sim: Any, exposition: Exposition) -> Fill | None:
     """Compare each entity's `azure_backup_last_job_size_bytes` with its latest known job's details."""
-    from azure_backup_exporter.jobs import FINISHED_STATUSES, MalformedJob, parse_job
+    from azure_backup_exporter.jobs import FINISHED_STATUSES, MalformedJob, is_backup_operation, parse_job
     from azure_backup_simulator.render import render_job
 
     starts = exposition.samples["azure_backup_last_job_start_timestamp_seconds"]
@@ -376,8 +376,8 @@ def check_sizes(sim: Any, exposition: Exposition) -> Fill | None:
         now = estate.clock.now()
         for labels, start in starts:
             key = key_of(labels)
-            if status.get(key) not in FINISHED_STATUSES:
-                continue
+            if status.get(key) not in FINISHED_STATUSES or not is_backup_operation(key[5]):
+                continue  # sizes are of backups (a restore's transferred data is not fetched)
             vault = estate.vaults.get((key[0].lower(), key[1].lower(), key[2].lower()))
             low = bisect.bisect_left(vault.starts, start - 0.001) if vault else 0
             high = bisect.bisect_right(vault.starts, start + 0.001) if vault else 0

@@ -14,6 +14,7 @@ name not in `WINDOWS_ZONES`, the wall clock is taken as UTC and the gaps come ou
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -438,12 +439,19 @@ def expected_intervals(policy: Policy) -> dict[str, float]:
     `backup` merges every non-log schedule (a weekly Full and a daily Differential give a day); `log` is
     the log frequency. A kind without a schedule is absent; a policy without any gives `{}`.
     """
-    result: dict[str, float] = {}
-    backups = [schedule for schedule in policy.schedules if schedule.kind == BACKUP]
-    gap = _longest_gap(backups, zone_of(policy.time_zone))
+    return dict(_intervals(policy.time_zone, policy.schedules))
+
+
+@functools.lru_cache(maxsize=4096)
+def _intervals(time_zone: str, schedules: tuple[Schedule, ...]) -> tuple[tuple[str, float], ...]:
+    """`expected_intervals` of a zone and schedules, computed once: a policy in a zone with daylight saving
+    costs tens of milliseconds, and a thousand vaults hold the same few policies again and again."""
+    result: list[tuple[str, float]] = []
+    backups = [schedule for schedule in schedules if schedule.kind == BACKUP]
+    gap = _longest_gap(backups, zone_of(time_zone))
     if gap is not None:
-        result[BACKUP] = gap
-    logs = [schedule.interval_minutes * 60.0 for schedule in policy.schedules if schedule.kind == LOG]
+        result.append((BACKUP, gap))
+    logs = [schedule.interval_minutes * 60.0 for schedule in schedules if schedule.kind == LOG]
     if logs:
-        result[LOG] = max(logs)
-    return result
+        result.append((LOG, max(logs)))
+    return tuple(result)

@@ -33,8 +33,8 @@ READS_RESERVE = 50
 # Reads that the listings of one scrape leave to the job-detail fetches (sizes), above the reserve.
 DETAIL_SHARE = 100
 # Job details may also use the reads the quota gives back while they run, for this share of the scrape's
-# time left: a cold start's sizes fill in a few scrapes (at 25 reads a second, half of 30 s gives 375 more), while
-# listings stay within the reads at hand, so that a warm scrape never waits for the refill.
+# time left: a cold start's sizes fill in a few scrapes (at 25 reads a second, half of 30 s gives 375
+# more), while listings stay within the reads at hand, so that a warm scrape never waits for the refill.
 DETAIL_WAIT_SHARE = 0.5
 
 

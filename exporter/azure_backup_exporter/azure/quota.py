@@ -63,9 +63,13 @@ class ReadQuota:
             time.sleep(wait)
 
     def observe(self, subscription: str, remaining: int) -> None:
-        """What Azure said is left: it replaces the estimate."""
+        """What Azure said is left lowers the estimate, never raises it: the header was written when that
+        request arrived, before the requests still in flight, which the estimate has already taken (a
+        thousand vaults' details sent at the refill's pace were answered 429 when it replaced it)."""
         with self._lock:
-            self._buckets[subscription.lower()] = (float(remaining), self._clock())
+            key = subscription.lower()
+            tokens, now = self._refilled(key)
+            self._buckets[key] = (min(tokens, float(remaining)), now)
 
     def _refilled(self, key: str) -> tuple[float, float]:
         now = self._clock()

@@ -1,0 +1,47 @@
+"""The estimate of a subscription's ARM reads: a bucket refilled with the time, lowered by what Azure says."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from azure_backup_exporter.azure.quota import QuotaExhausted, ReadQuota
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_reads_come_back_at_the_refill_rate_up_to_the_bucket() -> None:
+    clock = Clock()
+    quota = ReadQuota(capacity=10, refill_per_second=2.0, clock=clock)
+    for _ in range(10):
+        quota.acquire("sub", time.monotonic() + 1)
+    assert quota.available("SUB") == 0.0  # subscriptions compare without case
+    clock.now += 2.5
+    assert quota.available("sub") == 5.0
+    clock.now += 100
+    assert quota.available("sub") == 10.0
+
+
+def test_azure_lowers_the_estimate_but_a_stale_header_never_raises_it() -> None:
+    clock = Clock()
+    quota = ReadQuota(capacity=250, refill_per_second=25.0, clock=clock)
+    for _ in range(100):
+        quota.acquire("sub", time.monotonic() + 1)
+    quota.observe("sub", 180)  # written before the last requests in flight were counted
+    assert quota.available("sub") == 150.0
+    quota.observe("sub", 20)  # another tool reads too
+    assert quota.available("sub") == 20.0
+
+
+def test_a_read_that_would_come_back_after_the_deadline_is_not_waited_for() -> None:
+    clock = Clock()
+    quota = ReadQuota(capacity=1, refill_per_second=0.5, clock=clock)
+    quota.acquire("sub", time.monotonic() + 1)
+    with pytest.raises(QuotaExhausted):
+        quota.acquire("sub", time.monotonic() + 1)  # the next read comes back in 2 s
