@@ -452,6 +452,15 @@ class ArmClient:
             self.quota.acquire(subscription_id, deadline)
         except QuotaExhausted as error:
             raise ArmThrottled(0, "ReadQuotaSpent", str(error), endpoint) from None
+        try:
+            return self._get_with_read(url, params, endpoint, subscription_id, deadline)
+        finally:
+            self.quota.done(subscription_id)
+
+    def _get_with_read(
+        self, url: str, params: dict[str, str] | None, endpoint: str, subscription_id: str, deadline: float
+    ) -> requests.Response:
+        """`_send` once its read is taken."""
         headers = {"Authorization": f"Bearer {self._tokens.get(deadline)}", "Accept": "application/json"}
         # The wait for a read token may end past the deadline (a sleep overruns on a busy machine), and
         # urllib3 refuses a timeout of 0 with a ValueError, which no caller expects.
